@@ -1,0 +1,63 @@
+"""`qmas assess`: judge a profile without creating a case."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from console import output
+from states.errors import InvalidInput
+from workflows.clock import today_hk
+
+
+def run_assess(data: Any, on: str | None, as_json: bool) -> None:
+    from workflows.rules import assess, ruleset_for, validate_profile
+
+    if not isinstance(data, dict):
+        raise InvalidInput("the file must hold a JSON object", prefix="invalid profile")
+    when = _parse_day(on) if on else today_hk()
+    applicant = data.get("applicant") if "applicant" in data else None
+    profile_data = data.get("profile", data) if applicant is not None else data
+    if applicant is None:
+        # A bare profile: age and nationality come from optional keys beside it.
+        profile_data = {k: v for k, v in data.items() if k not in ("date_of_birth", "nationality")}
+        applicant = data
+    born = applicant.get("date_of_birth")
+    nationality = applicant.get("nationality")
+    problems = []
+    if not born:
+        problems.append("date_of_birth: needed to judge age (give an application file or add it)")
+    if not nationality:
+        problems.append("nationality: needed to judge eligibility")
+    if problems:
+        raise InvalidInput(problems, prefix="invalid profile")
+    profile = validate_profile(profile_data)
+    ruleset = ruleset_for(when)
+    result = assess(
+        profile,
+        date_of_birth=_parse_day(str(born)),
+        nationality=str(nationality),
+        on=when,
+        ruleset=ruleset,
+    )
+    body = result.to_json()
+    if as_json:
+        output.print_json(body)
+        return
+    verdict = "eligible" if not result.reasons else "not eligible"
+    output.out.print(
+        f"[bold]{result.ruleset}[/] ({result.test} test) on {when}: "
+        f"{result.score} / {result.maximum}, pass mark {result.pass_mark}: {verdict}"
+    )
+    output.out.print(
+        output.table(None, ["category", "points"], [[k, v] for k, v in result.categories.items()])
+    )
+    for r in result.reasons:
+        output.out.print(f"  ✗ {r}")
+
+
+def _parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"'{text}' is not a date (YYYY-MM-DD)") from None

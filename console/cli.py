@@ -1,0 +1,297 @@
+"""The `qmas` command line. Every error is one line on stderr and a non-zero exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
+
+from console import output
+from states.audit import make_checkpoint, read_checkpoint, verify
+from states.errors import InvalidInput, QmasError
+from workflows import advance, available_actions, create_case
+from workflows.engine import default_store
+from workflows.machine import mermaid
+from workflows.views import case_view, history, list_cases
+
+app = typer.Typer(
+    name="qmas",
+    help="Case engine for Hong Kong's Quality Migrant Admission Scheme.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+case_app = typer.Typer(help="Create, move and inspect one case.", no_args_is_help=True)
+audit_app = typer.Typer(help="Verify the tamper-evident history.", no_args_is_help=True)
+workflow_app = typer.Typer(help="The workflow definition.", no_args_is_help=True)
+app.add_typer(case_app, name="case")
+app.add_typer(audit_app, name="audit")
+app.add_typer(workflow_app, name="workflow")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print plain JSON.")]
+
+
+def read_json_file(path: Path, what: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput(f"no such file: {path}", prefix=what) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InvalidInput(f"cannot read {path}: {err}", prefix=what) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InvalidInput(
+            f"{path} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})",
+            prefix=what,
+        ) from None
+
+
+def parse_data(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InvalidInput(f"--data is not valid JSON ({err.msg} at column {err.colno})") from None
+    if not isinstance(value, dict):
+        raise InvalidInput("--data must be a JSON object, e.g. '{\"amount\": 230}'")
+    return value
+
+
+@app.command()
+def init() -> None:
+    """Create the database tables (safe to run again)."""
+    store = default_store()
+    store.init()
+    output.out.print(f"Database ready: {store.engine.url.render_as_string(hide_password=True)}")
+
+
+@case_app.command("new")
+def case_new(file: Annotated[Path, typer.Argument(help="Application file (JSON).")]) -> None:
+    """Create a draft case from an application file; prints the new case id alone."""
+    data = read_json_file(file, "invalid application")
+    sys.stdout.write(f"{create_case(data)}\n")
+
+
+@case_app.command("advance")
+def case_advance(
+    case: Annotated[int, typer.Argument(help="Case id.")],
+    trigger: Annotated[str, typer.Argument(help="What to do, e.g. submit, shortlist.")],
+    actor: Annotated[str, typer.Option(help="Who acts (name or login).")],
+    role: Annotated[str, typer.Option(help="applicant, caseworker, supervisor, committee, system")],
+    reason: Annotated[str | None, typer.Option(help="Why (required to refuse).")] = None,
+    expect_version: Annotated[
+        int | None, typer.Option("--expect-version", help="Refuse if the case moved meanwhile.")
+    ] = None,
+    data: Annotated[str | None, typer.Option(help="Input for the trigger, as JSON.")] = None,
+) -> None:
+    """Move a case by one trigger."""
+    done = advance(
+        case,
+        trigger,
+        actor,
+        role,
+        expected_version=expect_version,
+        reason=reason,
+        data=parse_data(data),
+    )
+    output.out.print(
+        f"Case {done.case_id}: {done.from_state} → {done.to_state} ({done.trigger}), "
+        f"version {done.version}"
+    )
+
+
+@case_app.command("show")
+def case_show(case: int, as_json: JsonFlag = False) -> None:
+    """Everything about one case."""
+    view = case_view(case)
+    if as_json:
+        output.print_json(view)
+    else:
+        output.show_case(view)
+
+
+@case_app.command("history")
+def case_history(case: int, as_json: JsonFlag = False) -> None:
+    """The case's state history, oldest first, with the hash chain."""
+    rows = history(case)
+    if as_json:
+        output.print_json(rows)
+    elif not rows:
+        output.out.print(f"Case {case} has no history yet (still a draft).")
+    else:
+        output.show_history(rows)
+
+
+@case_app.command("actions")
+def case_actions(
+    case: int,
+    role: Annotated[str, typer.Option(help="The role asking.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """What can be done now, and for each action not allowed, why."""
+    acts = available_actions(case, role)
+    if as_json:
+        output.print_json([a.to_json() for a in acts])
+        return
+    for a in acts:
+        mark = "[green]✓[/]" if a.allowed else "[red]✗[/]"
+        output.out.print(f"{mark} [bold]{a.trigger}[/] → {a.dest}")
+        for r in a.reasons:
+            output.out.print(f"    {r}")
+        if a.allowed and a.needs:
+            output.out.print(f"    needs {a.needs}")
+
+
+@app.command("cases")
+def cases(
+    state: Annotated[str | None, typer.Option(help="Only cases in this state.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List cases."""
+    if state is not None:
+        from states.catalogue import State
+
+        if state not in State.__members__:
+            raise InvalidInput(f"unknown state '{state}'; one of: {', '.join(State.__members__)}")
+    rows = list_cases(state)
+    if as_json:
+        output.print_json(rows)
+        return
+    output.out.print(
+        output.table(
+            f"{len(rows)} case(s)",
+            ["id", "file number", "applicant", "state", "version", "lodged on", "since"],
+            [
+                [
+                    r["id"],
+                    r["file_number"],
+                    r["name"],
+                    r["state"],
+                    r["version"],
+                    r["lodged_on"],
+                    r["state_since"][:10],
+                ]
+                for r in rows
+            ],
+        )
+    )
+
+
+@audit_app.command("verify")
+def audit_verify(
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="A checkpoint file from 'qmas audit checkpoint'.")
+    ] = None,
+) -> None:
+    """Recompute the hash chain; exit 1 naming the first bad row."""
+    cp = read_checkpoint(checkpoint) if checkpoint else None
+    report = verify(default_store(), cp)
+    if not report.ok:
+        output.err.print(f"audit FAILED: {report.problems[0]}")
+        raise typer.Exit(1)
+    extra = " and matches the checkpoint" if cp else ""
+    output.out.print(
+        f"audit ok: {report.rows} history rows over {report.cases} cases verify{extra}"
+    )
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    out: Annotated[
+        Path, typer.Option(help="Where to write the checkpoint (keep it elsewhere).")
+    ] = Path("checkpoint.json"),
+) -> None:
+    """Export the chain head so truncation or a recomputed chain is caught later."""
+    cp = make_checkpoint(default_store())
+    out.write_text(json.dumps(cp, indent=2) + "\n")
+    output.out.print(f"checkpoint of {cp['rows']} rows (last id {cp['last_id']}) written to {out}")
+
+
+@workflow_app.command("diagram")
+def workflow_diagram(
+    case: Annotated[int | None, typer.Option("--case", help="Highlight this case's state.")] = None,
+) -> None:
+    """The machine as Mermaid text."""
+    if case is None:
+        sys.stdout.write(mermaid() + "\n")
+    else:
+        view = case_view(case)
+        sys.stdout.write(mermaid(view["workflow"], current=view["state"]) + "\n")
+
+
+@app.command()
+def assess(
+    file: Annotated[Path, typer.Argument(help="A profile, or an application file with one.")],
+    on: Annotated[str | None, typer.Option(help="Judging date YYYY-MM-DD (default today).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Judge a points-test profile without creating a case."""
+    from console.assess import run_assess
+
+    run_assess(read_json_file(file, "invalid profile"), on, as_json)
+
+
+@app.command()
+def demo(
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Allow resetting a PostgreSQL database.")
+    ] = False,
+) -> None:
+    """Build a fresh database with realistic applicants and run them to their ends."""
+    from console.demo import run_demo
+
+    run_demo(allow_reset=yes)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: turn every failure into one line on stderr and an exit code."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except click.exceptions.Abort:
+        output.err.print("aborted")
+        code = 130
+    except click.exceptions.ClickException as err:
+        output.err.print(f"error: {_one_line(err.format_message())} (try --help)", markup=False)
+        code = err.exit_code
+    except InvalidInput as err:
+        for line in err.errors:
+            output.err.print(f"error: {err.prefix}: {_one_line(line)}", markup=False)
+        code = err.exit_code
+    except QmasError as err:
+        output.err.print(f"error: {_one_line(str(err))}", markup=False)
+        code = err.exit_code
+    except (OperationalError, ProgrammingError) as err:
+        output.err.print(f"error: database: {_describe_db_error(err)}", markup=False)
+        code = 8
+    except SQLAlchemyError as err:
+        text = _one_line(str(getattr(err, "orig", None) or err))[:300]
+        output.err.print(f"error: database: {text}", markup=False)
+        code = 8
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _describe_db_error(err: SQLAlchemyError) -> str:
+    text = _one_line(str(getattr(err, "orig", None) or err))
+    if "no such table" in text or ("does not exist" in text and "relation" in text):
+        return "the QMAS tables are missing; run 'qmas init' first"
+    return text[:300]
+
+
+if __name__ == "__main__":
+    main()

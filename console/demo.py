@@ -1,0 +1,408 @@
+"""`qmas demo`: a fresh database, realistic applicants, every case run to its end.
+
+The demo replays 2023-2024 on a simulated clock (each step passes ``now=``), so the seed-era
+rules apply (gpt-2023, HK$230) and the dated nationality rule of 25 October 2023 shows.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.rule import Rule
+
+from console import output
+from states.errors import QmasError
+from states.store import Store
+from workflows import advance, create_case
+from workflows.clock import HK
+from workflows.engine import default_store
+from workflows.views import case_view, history
+
+PROFILE: dict[str, Any] = {
+    "test": "general",
+    "prerequisites": {
+        "sufficient_funds": True,
+        "criminal_record": False,
+        "adverse_immigration_record": False,
+        "good_chinese_or_english": True,
+        "degree_or_exception": True,
+    },
+    "degrees": [
+        {"level": "master", "renowned_institution": True, "eligible_university": True, "stem": True}
+    ],
+    "work": {
+        "graduate_years": 12,
+        "senior_years": 6,
+        "international_years": 3,
+        "multinational_years": 4,
+        "specified_sector_years": 0,
+    },
+    "talent_list": False,
+    "languages": {"chinese": True, "english": True, "others": 0},
+    "family": {
+        "spouse_degree": True,
+        "children_under_18": 1,
+        "hk_permanent_resident_family": False,
+    },
+    "income_hkd_last_year": 900000,
+    "business_profit_hkd": 0,
+    "owns_listed_company": False,
+    "achievement": None,
+}
+
+
+def _profile(**changes: Any) -> dict[str, Any]:
+    p = copy.deepcopy(PROFILE)
+    for key, value in changes.items():
+        if isinstance(value, dict):
+            p[key].update(value)
+        else:
+            p[key] = value
+    return p
+
+
+def _applicant(
+    name: str,
+    born: str,
+    nat: str,
+    mainland: bool,
+    email: str,
+    lang: str,
+    doc: str,
+    rep: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    a: dict[str, Any] = {
+        "name": name,
+        "date_of_birth": born,
+        "nationality": nat,
+        "mainland_resident": mainland,
+        "email": email,
+        "language": lang,
+        "travel_document_number": doc,
+    }
+    if rep:
+        a["representative"] = rep
+    return a
+
+
+APPLICATIONS: dict[str, dict[str, Any]] = {
+    "chan": {
+        "applicant": _applicant(
+            "CHAN Tai Man",
+            "1990-04-12",
+            "CN",
+            True,
+            "chan.taiman@example.com",
+            "zh-HK",
+            "E12345678",
+            {"name": "Wong & Co.", "email": "cases@wongco.example"},
+        ),
+        "dependants": [
+            {"name": "LI Mei", "relation": "spouse", "date_of_birth": "1991-02-03"},
+            {"name": "CHAN Siu Ming", "relation": "child", "date_of_birth": "2018-09-30"},
+        ],
+        "declaration_signed": True,
+        "profile": PROFILE,
+    },
+    "watson": {
+        "applicant": _applicant(
+            "Emily WATSON",
+            "1986-11-02",
+            "GB",
+            False,
+            "emily.watson@example.co.uk",
+            "en",
+            "533012298",
+        ),
+        "declaration_signed": True,
+        "profile": _profile(
+            family={"spouse_degree": False, "children_under_18": 0},
+            languages={"chinese": False, "english": True, "others": 1},
+            talent_list=True,
+        ),
+    },
+    "kumar": {
+        "applicant": _applicant(
+            "Rajesh KUMAR", "1979-06-21", "IN", False, "rajesh.kumar@example.in", "en", "Z4481920"
+        ),
+        "dependants": [
+            {"name": "Priya KUMAR", "relation": "spouse", "date_of_birth": "1982-01-15"}
+        ],
+        "declaration_signed": True,
+        "profile": _profile(
+            degrees=[
+                {
+                    "level": "bachelor",
+                    "renowned_institution": False,
+                    "eligible_university": False,
+                    "stem": True,
+                }
+            ],
+            work={"multinational_years": 0},
+        ),
+    },
+    "martinez": {
+        "applicant": _applicant(
+            "Sofia MARTÍNEZ",
+            "1994-08-09",
+            "ES",
+            False,
+            "sofia.martinez@example.es",
+            "en",
+            "PAB123456",
+        ),
+        "declaration_signed": True,
+        "profile": _profile(
+            family={"spouse_degree": False, "children_under_18": 0},
+            work={"graduate_years": 6, "senior_years": 2, "multinational_years": 3},
+        ),
+    },
+    "nguyen": {
+        "applicant": _applicant(
+            "NGUYỄN Văn An", "1992-12-01", "VN", False, "an.nguyen@example.vn", "en", "C7712345"
+        ),
+        "declaration_signed": True,
+        "profile": _profile(family={"spouse_degree": False, "children_under_18": 0}),
+    },
+}
+
+# (case key, HK date and time, trigger, actor, role, extra)
+STEPS: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
+    ("chan", "2023-03-01 10:12", "submit", "CHAN Tai Man", "applicant", {}),
+    ("watson", "2023-04-03 16:40", "submit", "Emily WATSON", "applicant", {}),
+    ("kumar", "2023-04-11 09:05", "submit", "Rajesh KUMAR", "applicant", {}),
+    ("chan", "2023-04-12 09:30", "issue_file_number", "qmas-intake", "system", {}),
+    ("watson", "2023-05-08 09:30", "issue_file_number", "qmas-intake", "system", {}),
+    ("kumar", "2023-05-15 09:30", "issue_file_number", "qmas-intake", "system", {}),
+    (
+        "chan",
+        "2023-05-02 11:00",
+        "request_documents",
+        "Officer LAM",
+        "caseworker",
+        {"data": {"documents": ["employment_proof", "degree_verification"]}},
+    ),
+    ("martinez", "2023-05-20 21:14", "submit", "Sofia MARTÍNEZ", "applicant", {}),
+    (
+        "chan",
+        "2023-05-26 15:20",
+        "receive_documents",
+        "Officer LAM",
+        "caseworker",
+        {"data": {"received": ["employment_proof", "degree_verification"]}},
+    ),
+    (
+        "nguyen",
+        "2023-06-01 08:45",
+        "submit",
+        "NGUYỄN Văn An",
+        "applicant",
+        {},
+    ),  # refused: VN excluded
+    (
+        "chan",
+        "2023-06-01 10:00",
+        "request_documents",
+        "Officer LAM",
+        "caseworker",
+        {"data": {"documents": ["financial_proof", "spouse_degree"], "due": "2023-06-30"}},
+    ),
+    ("martinez", "2023-06-05 09:30", "issue_file_number", "qmas-intake", "system", {}),
+    (
+        "chan",
+        "2023-06-20 14:02",
+        "receive_documents",
+        "Officer LAM",
+        "caseworker",
+        {
+            "data": {
+                "received": ["financial_proof"],
+                "waived": {"spouse_degree": "Degree verified by CHSI report already on file"},
+            }
+        },
+    ),
+    ("chan", "2023-07-03 10:00", "shortlist", "Senior Officer HO", "supervisor", {}),
+    ("watson", "2023-07-03 10:05", "shortlist", "Senior Officer HO", "supervisor", {}),
+    ("kumar", "2023-07-03 10:10", "shortlist", "Senior Officer HO", "supervisor", {}),
+    (
+        "martinez",
+        "2023-07-10 17:30",
+        "withdraw",
+        "Sofia MARTÍNEZ",
+        "applicant",
+        {"reason": "Accepted a post in Singapore"},
+    ),
+    ("chan", "2023-08-15 15:00", "allot_quota", "Selection Committee", "committee", {}),
+    ("watson", "2023-08-15 15:00", "allot_quota", "Selection Committee", "committee", {}),
+    (
+        "kumar",
+        "2023-08-15 15:00",
+        "refuse",
+        "Selection Committee",
+        "committee",
+        {
+            "reason": "The committee considered other applications better suited to Hong Kong's "
+            "needs "
+            "in this selection exercise."
+        },
+    ),
+    (
+        "watson",
+        "2023-08-21 20:11",
+        "pay_fee",
+        "Emily WATSON",
+        "applicant",
+        {"data": {"amount": 230, "method": "credit_card"}},
+    ),
+    (
+        "chan",
+        "2023-09-01 10:00",
+        "record_mainland_consent",
+        "Officer LAM",
+        "caseworker",
+        {"data": {"consent_letter": "Shenzhen Talent Exchange Centre, ref. SZ-2023-08812"}},
+    ),
+    ("watson", "2023-08-22 09:40", "issue_evisa", "Officer LAM", "caseworker", {}),
+    (
+        "chan",
+        "2023-09-05 12:30",
+        "pay_fee",
+        "CHAN Tai Man",
+        "applicant",
+        {"data": {"amount": 230, "method": "pps"}},
+    ),
+    ("chan", "2023-09-06 09:15", "issue_evisa", "Officer LAM", "caseworker", {}),
+    ("nguyen", "2023-11-01 09:00", "submit", "NGUYỄN Văn An", "applicant", {}),  # now eligible
+    ("nguyen", "2023-12-04 09:30", "issue_file_number", "qmas-intake", "system", {}),
+    (
+        "nguyen",
+        "2024-01-08 11:00",
+        "request_documents",
+        "Officer CHEUNG",
+        "caseworker",
+        {"data": {"documents": ["police_certificate", "financial_proof"]}},
+    ),
+    (
+        "nguyen",
+        "2024-03-01 09:00",
+        "lapse",
+        "qmas-reminders",
+        "system",
+        {"reason": "No reply to the request for documents by the due date and grace period."},
+    ),
+]
+
+
+@dataclass
+class Outcome:
+    moved: int = 0
+    refused: int = 0
+
+
+def _fresh_store(allow_reset: bool) -> Store:
+    store = default_store()
+    url = store.engine.url
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database or "qmas.db")
+        store.dispose()
+        if path.exists():
+            backup = path.with_name(path.name + ".bak")
+            shutil.move(path, backup)
+            for suffix in ("-wal", "-shm"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+            output.out.print(f"[dim]Previous {path} moved to {backup}[/]")
+    elif not allow_reset:
+        raise QmasError(
+            f"the demo resets the database {url.render_as_string(hide_password=True)}; "
+            "pass --yes to allow it"
+        )
+    else:
+        from states.models import TABLES, SQLModel
+
+        SQLModel.metadata.drop_all(store.engine, tables=TABLES)
+    store.init()
+    return store
+
+
+def run_demo(allow_reset: bool = False) -> dict[str, int]:
+    store = _fresh_store(allow_reset)
+    url = store.engine.url.render_as_string(hide_password=True)
+    output.out.print(Rule("QMAS case engine demo"))
+    output.out.print(f"Database: {url}")
+    ids: dict[str, int] = {}
+    for key, app in APPLICATIONS.items():
+        ids[key] = create_case(app, store=store, now=_at("2023-02-20 09:00"))
+    outcome = Outcome()
+    for key, when, trigger, actor, role, extra in STEPS:
+        try:
+            done = advance(
+                ids[key],
+                trigger,
+                actor,
+                role,
+                reason=extra.get("reason"),
+                data=extra.get("data"),
+                store=store,
+                now=_at(when),
+            )
+            outcome.moved += 1
+            output.out.print(
+                f"{when}  case {done.case_id:<3} {trigger:<24} {done.from_state} → {done.to_state}"
+            )
+        except QmasError as err:
+            outcome.refused += 1
+            output.out.print(f"{when}  case {ids[key]:<3} {trigger:<24} [red]refused[/]: {err}")
+    _summary(store, ids)
+    output.out.print(Rule(f"History of case {ids['chan']} (CHAN Tai Man)"))
+    output.show_history(history(ids["chan"], store=store))
+    output.out.print(
+        f"\n{outcome.moved} transitions committed, {outcome.refused} refused with reasons. "
+        "Try: qmas cases, qmas case show 1, qmas case actions 1 --role caseworker, "
+        "qmas audit verify"
+    )
+    return ids
+
+
+def _summary(store: Store, ids: dict[str, int]) -> None:
+    rows = []
+    for cid in ids.values():
+        v = case_view(cid, store=store)
+        score = f"{v['score']}/{v['pass_mark']} ({v['ruleset']})" if v["ruleset"] else ""
+        rows.append(
+            [
+                cid,
+                v["file_number"],
+                v["applicant"]["name"],
+                v["applicant"]["nationality"],
+                v["state_label"],
+                v["version"],
+                score,
+                v["evisa_number"] or v["outcome_reason"],
+            ]
+        )
+    output.out.print(Rule("Summary"))
+    output.out.print(
+        output.table(
+            None,
+            [
+                "case",
+                "file number",
+                "applicant",
+                "nat.",
+                "state",
+                "steps",
+                "score",
+                "e-Visa / reason",
+            ],
+            rows,
+        )
+    )
+
+
+def _at(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=HK)

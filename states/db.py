@@ -1,0 +1,54 @@
+"""Engines for SQLite (WAL, busy timeout, ``BEGIN IMMEDIATE`` writes) and PostgreSQL (psycopg 3)."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import NullPool
+
+from states.settings import DatabaseSettings, normalise_url
+
+# Execution option naming how an SQLite transaction begins. Writes take the lock up front
+# (IMMEDIATE): a deferred read-then-write transaction fails at once with "database is locked"
+# instead of waiting its turn. Reads begin DEFERRED so they never queue behind writers (WAL).
+BEGIN_MODE = "qmas_begin"
+
+
+def make_engine(url: str | None = None, settings: DatabaseSettings | None = None) -> Engine:
+    settings = settings or DatabaseSettings()
+    url = normalise_url(url or settings.database_url)
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url, settings)
+    return create_engine(url, pool_size=settings.pool_size, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: str, settings: DatabaseSettings) -> Engine:
+    busy = settings.sqlite_busy_timeout_ms
+    kwargs: dict[str, Any] = {"connect_args": {"timeout": busy / 1000, "check_same_thread": False}}
+    if ":memory:" in url:
+        kwargs["poolclass"] = NullPool
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get(BEGIN_MODE, "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def describe(engine: Engine) -> str:
+    """The database URL without its password, for messages and logs."""
+    return engine.url.render_as_string(hide_password=True)

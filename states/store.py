@@ -1,0 +1,302 @@
+"""The store: transactions, case snapshots, committing a decided transition, queries.
+
+Reads use SQLModel's tables through SQLAlchemy Core; the transition hot path is Core statements
+built once (an ORM session per transition is 5-7x slower, see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, insert, select, text, update
+
+from states.catalogue import TERMINAL, State
+from states.chain import canonical_json, row_hash
+from states.db import BEGIN_MODE, make_engine
+from states.errors import Conflict, NotFound, TransitionNotAllowed
+from states.models import TABLES, SQLModel
+from states.models import applications as app_t
+from states.models import dependants as dep_t
+from states.models import document_requests as doc_t
+from states.models import history as hist_t
+from states.models import outbox as out_t
+from states.models import quota_usage as quota_t
+
+_LIVE_STATES = [s.value for s in State if s not in TERMINAL and s is not State.draft]
+
+
+@dataclass
+class CaseSnapshot:
+    """A plain copy of an application row: what the workflow decides on."""
+
+    id: int
+    state: str
+    version: int
+    workflow: str
+    head_hash: str
+    values: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+@dataclass
+class QuotaClaim:
+    year: int
+    cap: int | None  # None: no cap in force
+
+
+@dataclass
+class TransitionCommit:
+    """Everything one transition writes, decided beforehand by the workflow."""
+
+    case_id: int
+    from_version: int
+    prev_hash: str  # the case's chain head at from_version
+    from_state: str
+    to_state: str
+    trigger: str
+    actor: str
+    role: str
+    reason: str | None
+    payload: dict[str, Any]
+    at: str
+    workflow: str
+    ruleset: str | None
+    updates: dict[str, Any] = field(default_factory=dict)
+    new_documents: list[dict[str, Any]] = field(default_factory=list)
+    resolved_documents: list[dict[str, Any]] = field(default_factory=list)
+    dependant_numbers: list[tuple[int, str]] = field(default_factory=list)
+    quota: QuotaClaim | None = None
+    outbox: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+@dataclass
+class Committed:
+    case_id: int
+    version: int
+    state: str
+    history_id: int
+    hash: str
+    outbox_ids: list[int]
+
+
+# Statements built once; SQLAlchemy caches their compiled form.
+_SELECT_CASE = select(app_t).where(app_t.c.id == bindparam("case_id"))
+_INSERT_HISTORY = insert(hist_t)
+_INSERT_OUTBOX = insert(out_t)
+_INSERT_DOC = insert(doc_t)
+_RESOLVE_DOC = (
+    update(doc_t)
+    .where(doc_t.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        waiver_reason=bindparam("b_reason"),
+        resolved_at=bindparam("b_at"),
+    )
+)
+_NUMBER_DEPENDANT = (
+    update(dep_t).where(dep_t.c.id == bindparam("b_id")).values(file_number=bindparam("b_number"))
+)
+_CLAIM_QUOTA = text(
+    "UPDATE quota_usage SET used = used + 1 WHERE year = :year AND (:cap < 0 OR used < :cap)"
+)
+_ENSURE_QUOTA_ROW = text(
+    "INSERT INTO quota_usage (year, used) VALUES (:year, 0) ON CONFLICT DO NOTHING"
+)
+_cas_cache: dict[tuple[str, ...], Any] = {}
+
+
+def _cas_statement(columns: tuple[str, ...]) -> Any:
+    stmt = _cas_cache.get(columns)
+    if stmt is None:
+        stmt = (
+            update(app_t)
+            .where(app_t.c.id == bindparam("b_id"), app_t.c.version == bindparam("b_version"))
+            .values({c: bindparam(c) for c in columns})
+        )
+        _cas_cache[columns] = stmt
+    return stmt
+
+
+class Tx:
+    """One open database transaction with the engine's queries."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect.name
+
+    # --- cases -------------------------------------------------------------------------
+    def load_case(self, case_id: int) -> CaseSnapshot:
+        row = self.conn.execute(_SELECT_CASE, {"case_id": case_id}).mappings().first()
+        if row is None:
+            raise NotFound(f"no case {case_id}")
+        values = dict(row)
+        return CaseSnapshot(
+            id=values["id"],
+            state=values["state"],
+            version=values["version"],
+            workflow=values["workflow"],
+            head_hash=values["head_hash"],
+            values=values,
+        )
+
+    def create_case(
+        self, values: Mapping[str, Any], dependants: Sequence[Mapping[str, Any]]
+    ) -> int:
+        result = self.conn.execute(insert(app_t).values(**values))
+        case_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        for position, dep in enumerate(dependants, start=1):
+            self.conn.execute(
+                insert(dep_t).values(application_id=case_id, position=position, **dep)
+            )
+        return case_id
+
+    def dependants(self, case_id: int) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            select(dep_t).where(dep_t.c.application_id == case_id).order_by(dep_t.c.position)
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    def documents(self, case_id: int, status: str | None = None) -> list[dict[str, Any]]:
+        stmt = select(doc_t).where(doc_t.c.case_id == case_id)
+        if status is not None:
+            stmt = stmt.where(doc_t.c.status == status)
+        return [dict(r) for r in self.conn.execute(stmt.order_by(doc_t.c.id)).mappings()]
+
+    def quota_used(self, year: int) -> int:
+        used = self.conn.execute(select(quota_t.c.used).where(quota_t.c.year == year)).scalar()
+        return int(used or 0)
+
+    def live_cases_for(
+        self, travel_document_number: str, nationality: str, exclude: int
+    ) -> list[int]:
+        """Other applications of the same person (travel document and nationality) still live."""
+        rows = self.conn.execute(
+            select(app_t.c.id).where(
+                app_t.c.travel_document_number == travel_document_number,
+                app_t.c.nationality == nationality,
+                app_t.c.id != exclude,
+                app_t.c.state.in_(_LIVE_STATES),
+            )
+        )
+        return [int(r) for r in rows.scalars()]
+
+    def lock_person(self, travel_document_number: str, nationality: str) -> None:
+        """Serialise submissions of one person on PostgreSQL (SQLite writers are serial anyway)."""
+        if self.dialect == "postgresql":
+            self.conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                {"k": f"qmas-person:{nationality}:{travel_document_number}"},
+            )
+
+    # --- the transition ----------------------------------------------------------------
+    def commit_transition(self, c: TransitionCommit) -> Committed:
+        if c.quota is not None:
+            self._claim_quota(c)
+        seq = c.from_version + 1
+        payload = canonical_json(c.payload)
+        row = {
+            "case_id": c.case_id,
+            "seq": seq,
+            "from_state": c.from_state,
+            "to_state": c.to_state,
+            "trigger": c.trigger,
+            "actor": c.actor,
+            "role": c.role,
+            "reason": c.reason,
+            "payload": payload,
+            "at": c.at,
+            "workflow": c.workflow,
+            "ruleset": c.ruleset,
+        }
+        prev = c.prev_hash
+        digest = row_hash(prev, row)
+        sets = dict(c.updates)
+        sets.update(state=c.to_state, version=seq, head_hash=digest, updated_at=c.at)
+        if c.to_state != c.from_state:
+            sets["state_since"] = c.at
+        columns = tuple(sorted(sets))
+        params = {**sets, "b_id": c.case_id, "b_version": c.from_version}
+        if self.conn.execute(_cas_statement(columns), params).rowcount != 1:
+            raise Conflict(c.case_id, c.from_version, self._version_of(c.case_id))
+        history_id = int(
+            self.conn.execute(
+                _INSERT_HISTORY, {**row, "prev_hash": prev, "hash": digest}
+            ).inserted_primary_key[0]  # type: ignore[index]
+        )
+        if c.new_documents:
+            self.conn.execute(_INSERT_DOC, [{**d, "case_id": c.case_id} for d in c.new_documents])
+        if c.resolved_documents:
+            self.conn.execute(_RESOLVE_DOC, c.resolved_documents)
+        if c.dependant_numbers:
+            self.conn.execute(
+                _NUMBER_DEPENDANT, [{"b_id": i, "b_number": n} for i, n in c.dependant_numbers]
+            )
+        outbox_ids = []
+        for topic, body in c.outbox:
+            result = self.conn.execute(
+                _INSERT_OUTBOX,
+                {
+                    "case_id": c.case_id,
+                    "history_id": history_id,
+                    "topic": topic,
+                    "trigger": c.trigger,
+                    "payload": json.dumps({**body, "history_id": history_id}, sort_keys=True),
+                    "status": "pending",
+                    "attempts": 0,
+                    "created_at": c.at,
+                },
+            )
+            outbox_ids.append(int(result.inserted_primary_key[0]))  # type: ignore[index]
+        return Committed(c.case_id, seq, c.to_state, history_id, digest, outbox_ids)
+
+    def _version_of(self, case_id: int) -> int | None:
+        v = self.conn.execute(select(app_t.c.version).where(app_t.c.id == case_id)).scalar()
+        return None if v is None else int(v)
+
+    def _claim_quota(self, c: TransitionCommit) -> None:
+        assert c.quota is not None
+        params = {"year": c.quota.year, "cap": -1 if c.quota.cap is None else c.quota.cap}
+        self.conn.execute(_ENSURE_QUOTA_ROW, params)
+        if self.conn.execute(_CLAIM_QUOTA, params).rowcount != 1:
+            raise TransitionNotAllowed(
+                c.trigger,
+                c.from_state,
+                [f"The {c.quota.year} quota of {c.quota.cap:,} has been used up."],
+            )
+
+
+class Store:
+    """Entry point to the engine's database."""
+
+    def __init__(self, url: str | None = None, engine: Engine | None = None) -> None:
+        self.engine = engine or make_engine(url)
+        self.dialect = self.engine.dialect.name
+
+    def init(self) -> None:
+        SQLModel.metadata.create_all(self.engine, tables=TABLES)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on success."""
+        with self.engine.connect() as conn, conn.begin():
+            yield Tx(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        with (
+            self.engine.connect().execution_options(**{BEGIN_MODE: "DEFERRED"}) as conn,
+            conn.begin(),
+        ):
+            yield Tx(conn)

@@ -1,0 +1,43 @@
+"""Hong Kong working days: weekends and public holidays (the ``holidays`` package) are skipped."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from functools import lru_cache
+
+import holidays
+
+
+@lru_cache(maxsize=64)
+def _hk_holidays(year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays("HK", years=year)
+
+
+def is_working_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in _hk_holidays(day.year)
+
+
+def add_working_days(start: date, days: int) -> date:
+    """The date ``days`` working days after ``start`` (``start`` itself is not counted)."""
+    step = 1 if days >= 0 else -1
+    current, left = start, abs(days)
+    while left:
+        current += timedelta(days=step)
+        if is_working_day(current):
+            left -= 1
+    return current
+
+
+def working_days_between(start: date, end: date) -> int:
+    """Working days after ``start`` up to and including ``end`` (negative when end < start)."""
+    if end == start:
+        return 0
+    sign = 1 if end > start else -1
+    lo, hi = (start, end) if sign > 0 else (end, start)
+    count = sum(1 for n in range(1, (hi - lo).days + 1) if is_working_day(lo + timedelta(days=n)))
+    return sign * count
+
+
+def holiday_name(day: date) -> str | None:
+    name = _hk_holidays(day.year).get(day)
+    return str(name) if name else None
