@@ -1,0 +1,130 @@
+"""Assess an application under the rule set of its lodging date: prerequisites, nationality
+and the points test, with every failed rule returned as a sentence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from states.errors import InvalidInput
+from workflows.rules.dates import age_on, day_text, hk_date
+from workflows.rules.enhanced import criteria_met
+from workflows.rules.nationalities import country_name, excluded_nationalities
+from workflows.rules.points import score_categories
+from workflows.rules.prerequisites import Applicant, unmet_prerequisites
+from workflows.rules.profile import Profile, validate_profile
+from workflows.rules.rulesets import RuleSet, Scoring, ruleset_for
+
+_TEST_NAMES = {"general": "General Points Test", "achievement": "Achievement-based Points Test"}
+
+
+@dataclass(frozen=True)
+class Assessment:
+    ruleset: str
+    test: str
+    score: int
+    pass_mark: int
+    maximum: int
+    passed: bool  # the points test alone
+    categories: dict[str, int] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)  # empty when eligible
+
+    @property
+    def eligible(self) -> bool:
+        return not self.reasons
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ruleset": self.ruleset,
+            "test": self.test,
+            "score": self.score,
+            "pass_mark": self.pass_mark,
+            "maximum": self.maximum,
+            "passed": self.passed,
+            "categories": dict(self.categories),
+            "reasons": list(self.reasons),
+        }
+
+
+def assess(
+    profile: Profile | dict[str, Any],
+    *,
+    date_of_birth: date,
+    nationality: str,
+    on: date,
+    ruleset: RuleSet | None = None,
+) -> Assessment:
+    """Judge an application lodged on `on` (Hong Kong date) under `ruleset` (default: the one
+    in force that day). Collects every reason at once instead of stopping at the first."""
+    if not isinstance(profile, Profile):
+        profile = validate_profile(profile)
+    day = hk_date(on)
+    rules = ruleset or ruleset_for(day)
+    if profile.test not in rules.test_kinds:
+        raise InvalidInput(
+            [f"profile.test: {profile.test!r} is not offered under {rules.id}"],
+            prefix="invalid profile",
+        )
+    code = _nationality_code(nationality)
+    age = age_on(date_of_birth, day)
+
+    reasons = unmet_prerequisites(Applicant(profile, age, day, rules))
+    if code in excluded_nationalities(day):
+        reasons.append(
+            f"Nationals of {country_name(code)} may not apply under QMAS on {day_text(day)}."
+        )
+
+    test_name = f"{_TEST_NAMES[profile.test]} ({rules.id})"
+    if profile.test == "achievement":
+        # All or nothing: the era's maximum, or zero and immediate refusal (qmas.md §2.1).
+        score = rules.maximum if profile.achievement is not None else 0
+        categories = {"achievement": score}
+        if profile.achievement is None:
+            reasons.append(
+                f"No exceptional achievement (an award or recognition by peers) was shown, so "
+                f"the {test_name} scores 0 and the application is refused at once."
+            )
+    else:
+        if rules.scoring is Scoring.POINTS:
+            assert rules.points is not None  # guaranteed by RuleSet.__post_init__
+            categories = score_categories(profile, age, rules.points)
+        else:
+            assert rules.criteria is not None
+            categories = criteria_met(profile, age, rules.criteria)
+        score = sum(categories.values())
+        if score < rules.pass_mark:
+            reasons.append(_below_pass_mark(rules, score, test_name))
+
+    return Assessment(
+        ruleset=rules.id,
+        test=profile.test,
+        score=score,
+        pass_mark=rules.pass_mark,
+        maximum=rules.maximum,
+        passed=score >= rules.pass_mark,
+        categories=categories,
+        reasons=reasons,
+    )
+
+
+def _below_pass_mark(rules: RuleSet, score: int, test_name: str) -> str:
+    if rules.scoring is Scoring.CRITERIA:
+        return (
+            f"The applicant met {score} of the {rules.maximum} criteria, below the pass mark "
+            f"of {rules.pass_mark} under the enhanced {test_name}."
+        )
+    return (
+        f"The applicant scored {score} points, below the pass mark of {rules.pass_mark} "
+        f"under the {test_name}."
+    )
+
+
+def _nationality_code(nationality: str) -> str:
+    code = nationality.strip().upper()
+    if len(code) != 2 or not code.isalpha():
+        raise InvalidInput(
+            [f"nationality: expected an ISO 3166 alpha-2 code such as 'VN', got {nationality!r}"],
+            prefix="invalid assessment",
+        )
+    return code

@@ -1,0 +1,150 @@
+"""The points-test profile: the applicant's answers, validated once at the edge.
+
+`validate_profile` turns the profile JSON (a contract shared with the console and the web
+form) into a frozen `Profile`, or raises `InvalidInput` with one line per bad field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from states.errors import InvalidInput
+
+TestKind = Literal["general", "achievement"]
+DegreeLevel = Literal["doctorate", "master", "bachelor", "professional"]
+AchievementKind = Literal["award", "peer_recognition"]
+
+# Strict types: "yes" is not a bool, "5" is not a number, True is not a count.
+Years = Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)]
+Count = Annotated[StrictInt, Field(ge=0)]
+Money = Annotated[StrictInt, Field(ge=0)]
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Prerequisites(_Part):
+    """The applicant's own statements on the prerequisites (qmas.md §1.1)."""
+
+    sufficient_funds: StrictBool
+    criminal_record: StrictBool
+    adverse_immigration_record: StrictBool
+    good_chinese_or_english: StrictBool
+    degree_or_exception: StrictBool
+
+
+class Degree(_Part):
+    level: DegreeLevel
+    renowned_institution: StrictBool
+    eligible_university: StrictBool
+    stem: StrictBool
+
+
+class Work(_Part):
+    """Years of graduate/specialist-level work; every other figure is a part of that total."""
+
+    graduate_years: Years
+    senior_years: Years
+    international_years: Years
+    multinational_years: Years
+    specified_sector_years: Years
+
+    @field_validator(
+        "senior_years",
+        "international_years",
+        "multinational_years",
+        "specified_sector_years",
+    )
+    @classmethod
+    def _within_graduate_years(cls, value: float, info: ValidationInfo) -> float:
+        graduate = info.data.get("graduate_years")  # absent when graduate_years itself was bad
+        if graduate is not None and value > graduate:
+            raise ValueError(
+                f"cannot exceed graduate_years ({_number(value)} > {_number(graduate)})"
+            )
+        return value
+
+
+class Languages(_Part):
+    chinese: StrictBool
+    english: StrictBool
+    others: Count
+
+
+class Family(_Part):
+    spouse_degree: StrictBool
+    children_under_18: Count
+    hk_permanent_resident_family: StrictBool
+
+
+class Achievement(_Part):
+    kind: AchievementKind
+    description: Annotated[StrictStr, Field(min_length=1)]
+
+
+class Profile(_Part):
+    """Everything the points tests look at. All keys required; `achievement` may be null."""
+
+    test: TestKind
+    prerequisites: Prerequisites
+    degrees: tuple[Degree, ...]
+    work: Work
+    talent_list: StrictBool
+    languages: Languages
+    family: Family
+    income_hkd_last_year: Money
+    business_profit_hkd: Money
+    owns_listed_company: StrictBool
+    achievement: Achievement | None
+
+
+def validate_profile(data: dict[str, Any]) -> Profile:
+    """Return the validated profile, or raise `InvalidInput` listing every bad field at once."""
+    if not isinstance(data, dict):
+        raise InvalidInput(
+            [f"profile: expected a JSON object, got {type(data).__name__}"],
+            prefix="invalid profile",
+        )
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(
+            [_describe(error) for error in exc.errors()], prefix="invalid profile"
+        ) from None
+
+
+def _describe(error: Any) -> str:
+    """One readable line for one pydantic error: `profile.work.senior_years: …`."""
+    path = "profile"
+    for part in error["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"{path}: unknown field"
+    if kind == "missing":
+        return f"{path}: required field is missing"
+    if kind == "value_error":
+        return f"{path}: {error['ctx']['error']}"
+    message = error["msg"][:1].lower() + error["msg"][1:]
+    if not isinstance(error["input"], dict | list):  # a whole object would drown the line
+        message += f" (got {error['input']!r})"
+    return f"{path}: {message}"
+
+
+def _number(value: float) -> str:
+    """6.0 -> '6', 4.9 -> '4.9': years read the way a caseworker wrote them."""
+    return f"{value:g}"
