@@ -259,6 +259,7 @@ STEPS: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
         "applicant",
         {"data": {"amount": 230, "method": "credit_card"}},
     ),
+    ("watson", "2023-08-22 09:40", "issue_evisa", "Officer LAM", "caseworker", {}),
     (
         "chan",
         "2023-09-01 10:00",
@@ -267,7 +268,6 @@ STEPS: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
         "caseworker",
         {"data": {"consent_letter": "Shenzhen Talent Exchange Centre, ref. SZ-2023-08812"}},
     ),
-    ("watson", "2023-08-22 09:40", "issue_evisa", "Officer LAM", "caseworker", {}),
     (
         "chan",
         "2023-09-05 12:30",
