@@ -12,7 +12,7 @@ import click
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
-from console import output
+from console import ops, output
 from states.audit import make_checkpoint, read_checkpoint, verify
 from states.errors import InvalidInput, QmasError
 from workflows import advance, available_actions, create_case
@@ -35,6 +35,11 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(workflow_app, name="workflow")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print plain JSON.")]
+
+app.command()(ops.dispatch)
+app.command()(ops.remind)
+app.command()(ops.escalate)
+app.add_typer(ops.outbox_app, name="outbox")
 
 
 def read_json_file(path: Path, what: str) -> Any:
@@ -150,6 +155,31 @@ def case_actions(
             output.out.print(f"    needs {a.needs}")
 
 
+@case_app.command("checklist")
+def case_checklist(case: int, as_json: JsonFlag = False) -> None:
+    """The documents this applicant should provide, from the profile (qmas.md section 4)."""
+    from workflows.documents import checklist, label
+
+    view = case_view(case)
+    from workflows.engine import default_store as _store
+
+    with _store().read() as tx:
+        profile = tx.load_case(case).profile
+    after = view["state"] in ("quota_allotted", "mainland_consent", "fee_paid")
+    items = checklist(
+        profile,
+        mainland_resident=view["applicant"]["mainland_resident"],
+        dependants=view["dependants"],
+        after_quota=after,
+    )
+    rows = [{"name": i, "label": label(i, view["applicant"]["language"])} for i in items]
+    if as_json:
+        output.print_json(rows)
+        return
+    for r in rows:
+        output.out.print(f"- {r['name']:<32} {r['label']}")
+
+
 @app.command("cases")
 def cases(
     state: Annotated[str | None, typer.Option(help="Only cases in this state.")] = None,
@@ -260,6 +290,9 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     try:
+        from flows.nudge import install
+
+        install()
         code = app(args=argv, standalone_mode=False)
     except click.exceptions.Abort:
         output.err.print("aborted")

@@ -7,9 +7,10 @@ rules apply (gpt-2023, HK$230) and the dated nationality rule of 25 October 2023
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -287,14 +288,6 @@ STEPS: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
         "caseworker",
         {"data": {"documents": ["police_certificate", "financial_proof"]}},
     ),
-    (
-        "nguyen",
-        "2024-03-01 09:00",
-        "lapse",
-        "qmas-reminders",
-        "system",
-        {"reason": "No reply to the request for documents by the due date and grace period."},
-    ),
 ]
 
 
@@ -329,7 +322,36 @@ def _fresh_store(allow_reset: bool) -> Store:
     return store
 
 
-def run_demo(allow_reset: bool = False) -> dict[str, int]:
+def _reminders_and_dispatch(store: Store, lapsing_case: int) -> None:
+    """Run the reminder flow on the days the lapsing case's deadline calls for, then dispatch."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    from console.ops import prefect_in_process
+    from flows.dispatch import dispatch_events
+    from flows.reminders import send_reminders
+    from notifications.settings import NotificationSettings
+    from workflows.deadlines import Stage
+    from workflows.engine import default_settings
+
+    due = date.fromisoformat(case_view(lapsing_case, store=store)["deadline"])
+    days = default_settings().document_schedule().dates(due)
+    output.out.print(Rule("Prefect flows, in-process"))
+    with prefect_in_process():
+        for stage in (Stage.first, Stage.due, Stage.final, Stage.lapse):
+            summary = send_reminders(today=days[stage].isoformat(), deliver=False)
+            lapsed = f", lapsed case(s) {summary['lapsed']}" if summary["lapsed"] else ""
+            output.out.print(
+                f"send_reminders({days[stage]}): {summary['planned']} reminder(s) planned{lapsed}"
+            )
+        summary = dispatch_events()
+    folder = NotificationSettings().mail_dir
+    output.out.print(
+        f"dispatch_events: {summary['events_done']} events handled, {summary['sent']} messages "
+        f"delivered ({summary['dead']} dead); messages written to {folder}/ (or sent by SMTP "
+        "when QMAS_SMTP_URL is set)"
+    )
+
+
+def run_demo(allow_reset: bool = False, flows: bool = True) -> dict[str, int]:
     store = _fresh_store(allow_reset)
     url = store.engine.url.render_as_string(hide_password=True)
     output.out.print(Rule("QMAS case engine demo"))
@@ -357,6 +379,8 @@ def run_demo(allow_reset: bool = False) -> dict[str, int]:
         except QmasError as err:
             outcome.refused += 1
             output.out.print(f"{when}  case {ids[key]:<3} {trigger:<24} [red]refused[/]: {err}")
+    if flows:
+        _reminders_and_dispatch(store, ids["nguyen"])
     _summary(store, ids)
     output.out.print(Rule(f"History of case {ids['chan']} (CHAN Tai Man)"))
     output.show_history(history(ids["chan"], store=store))

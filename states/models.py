@@ -159,6 +159,7 @@ class Delivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: str = Field(max_length=32)
     next_attempt_at: str = Field(max_length=32)
+    claimed_at: str | None = Field(default=None, max_length=32)
     sent_at: str | None = Field(default=None, max_length=32)
 
 

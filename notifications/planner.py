@@ -1,0 +1,200 @@
+"""Turn a committed transition (an outbox event) or a deadline into the messages it calls for.
+
+Who hears: the applicant, and the authorised representative where there is one (qmas.md §3.6:
+results go to "the applicant or their authorised representative"), each in the applicant's
+language. Each message's id is derived from (event or deadline, recipient, template), so
+planning twice yields the same ids and the ledger keeps one row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from states.catalogue import label as state_label
+from workflows.documents import label as document_label
+
+# Which template each trigger's notification uses.
+TRIGGER_KINDS: dict[str, str] = {
+    "submit": "submitted",
+    "issue_file_number": "file_number_issued",
+    "request_documents": "documents_requested",
+    "receive_documents": "documents_received",
+    "shortlist": "shortlisted",
+    "allot_quota": "quota_allotted",
+    "record_mainland_consent": "mainland_consent_recorded",
+    "pay_fee": "fee_paid",
+    "issue_evisa": "evisa_issued",
+    "refuse": "refused",
+    "withdraw": "withdrawn",
+    "lapse": "lapsed",
+}
+
+METHOD_LABELS: dict[str, tuple[str, str]] = {
+    "credit_card": ("Credit card", "信用卡"),
+    "pps": ("PPS", "繳費靈"),
+    "fps": ("FPS (Faster Payment System)", "轉數快"),
+}
+
+FEE_KINDS = {
+    "quota_allotted",
+    "mainland_consent_recorded",
+    "reminder_fee_first",
+    "reminder_fee_due",
+    "reminder_fee_final",
+}
+
+
+def recipient_key(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:10]
+
+
+def message_id(source: str, kind: str, recipient: Mapping[str, Any]) -> str:
+    """The stable id of one message: source (event or deadline), template, recipient."""
+    return f"{source}.{kind}.{recipient['role']}-{recipient_key(str(recipient['email']))}"
+
+
+def recipients(case: Mapping[str, Any]) -> list[dict[str, Any]]:
+    out = [{"name": case["name"], "email": case["email"], "role": "applicant"}]
+    if case.get("representative_email"):
+        out.append(
+            {
+                "name": case["representative_name"] or case["representative_email"],
+                "email": case["representative_email"],
+                "role": "representative",
+            }
+        )
+    return out
+
+
+def payment(amount: int | None, language: str) -> dict[str, Any] | None:
+    if amount is None:
+        return None
+    zh = language == "zh-HK"
+    methods = [
+        {"code": c, "label": (zh_l if zh else en)} for c, (en, zh_l) in METHOD_LABELS.items()
+    ]
+    return {"amount": amount, "methods": methods}
+
+
+def case_context(
+    case: Mapping[str, Any], dependants: Sequence[Mapping[str, Any]], language: str
+) -> dict[str, Any]:
+    return {
+        "id": case["id"],
+        "file_number": case["file_number"],
+        "state": case["state"],
+        "state_label": state_label(case["state"], language),
+        "applicant_name": case["name"],
+        "mainland_resident": bool(case["mainland_resident"]),
+        "lodged_on": case["lodged_on"],
+        "fee_due": case["fee_due"],
+        "evisa_number": case["evisa_number"],
+        "dependants": [
+            {"name": d["name"], "relation": d["relation"], "file_number": d["file_number"]}
+            for d in dependants
+        ],
+    }
+
+
+def office(settings: Any, language: str) -> dict[str, str]:
+    return {"name": settings.office_name(language), "email": _address(settings.mail_from)}
+
+
+def _address(header: str) -> str:
+    return header.split("<", 1)[1].rstrip(">").strip() if "<" in header else header.strip()
+
+
+def for_event(
+    event: Mapping[str, Any],
+    case: Mapping[str, Any],
+    dependants: Sequence[Mapping[str, Any]],
+    settings: Any,
+) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(message id, kind, recipient email, context) for each message an event calls for."""
+    kind = TRIGGER_KINDS.get(str(event["trigger"]))
+    if kind is None:
+        return []
+    language = str(case["language"])
+    payload = event.get("payload") or {}
+    docs = [
+        {"item": d, "label": document_label(d, language), "due": payload.get("due")}
+        for d in payload.get("documents", [])
+    ]
+    fee = payload.get("fee_due", case["fee_due"]) if kind in FEE_KINDS else None
+    base_case = case_context(case, dependants, language)
+    if payload.get("file_number"):
+        base_case["file_number"] = payload["file_number"]
+    if payload.get("evisa_number"):
+        base_case["evisa_number"] = payload["evisa_number"]
+    out = []
+    for person in recipients(case):
+        context = {
+            "case": base_case,
+            "recipient": person,
+            "event": {
+                "trigger": event["trigger"],
+                "from_state": event["from_state"],
+                "to_state": event["to_state"],
+                "reason": event.get("reason"),
+                "at": event["at"],
+                "date": _hk_date(str(event["at"])),
+            },
+            "documents": docs,
+            "due": payload.get("due") or payload.get("payment_deadline"),
+            "fee": payment(fee, language),
+            "office": office(settings, language),
+            "stale_cases": [],
+        }
+        out.append(
+            (message_id(f"e{event['event_id']}", kind, person), kind, person["email"], context)
+        )
+    return out
+
+
+def for_reminder(
+    kind: str,
+    due: str,
+    case: Mapping[str, Any],
+    dependants: Sequence[Mapping[str, Any]],
+    documents: Sequence[Mapping[str, Any]],
+    settings: Any,
+    today: str,
+) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """Messages for one reminder of one case about one deadline (documents or fee)."""
+    language = str(case["language"])
+    base_case = case_context(case, dependants, language)
+    docs = [
+        {"item": d["item"], "label": document_label(d["item"], language), "due": d["due"]}
+        for d in documents
+    ]
+    fee = case["fee_due"] if kind in FEE_KINDS else None
+    out = []
+    for person in recipients(case):
+        context = {
+            "case": base_case,
+            "recipient": person,
+            "event": {
+                "trigger": "reminder",
+                "from_state": case["state"],
+                "to_state": case["state"],
+                "reason": None,
+                "at": today,
+                "date": today,
+            },
+            "documents": docs,
+            "due": due,
+            "fee": payment(fee, language),
+            "office": office(settings, language),
+            "stale_cases": [],
+        }
+        source = f"r{case['id']}.{due}"
+        out.append((message_id(source, kind, person), kind, person["email"], context))
+    return out
+
+
+def _hk_date(at: str) -> str:
+    from workflows.clock import parse_iso, today_hk
+
+    return today_hk(parse_iso(at)).isoformat()
