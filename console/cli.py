@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import click
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
+from typer.exceptions import TyperException
 
 from console import ops, output
 from states.audit import make_checkpoint, read_checkpoint, verify
@@ -294,11 +295,15 @@ def main(argv: list[str] | None = None) -> None:
 
         install()
         code = app(args=argv, standalone_mode=False)
-    except click.exceptions.Abort:
+    # typer >= 0.29 raises its own vendored copy of click's exceptions: catch both kinds.
+    except (click.exceptions.Abort, typer.Abort):
         output.err.print("aborted")
         code = 130
-    except click.exceptions.ClickException as err:
-        output.err.print(f"error: {_one_line(err.format_message())} (try --help)", markup=False)
+    except (click.exceptions.ClickException, TyperException) as err:
+        if type(err).__name__ == "NoArgsIsHelpError":  # `qmas`, `qmas case`: the help text
+            err.show()  # type: ignore[union-attr]
+        else:
+            output.err.print(f"error: {_one_line(err.format_message())} (try --help)", markup=False)
         code = err.exit_code
     except InvalidInput as err:
         for line in err.errors:

@@ -62,6 +62,10 @@ class Channel(Protocol):
 
     def send(self, msg: EmailMessage, *, sender: str, recipients: list[str]) -> None: ...
 
+    def send_wire(
+        self, data: bytes, *, message_id: str | None, sender: str, recipients: list[str]
+    ) -> None: ...
+
 
 def _check_envelope(sender: str, recipients: list[str]) -> None:
     problems = [
@@ -175,8 +179,14 @@ class SmtpChannel:
 
     def send(self, msg: EmailMessage, *, sender: str, recipients: list[str]) -> None:
         """Deliver `msg`; raise `TemporaryFailure` or `PermanentFailure` if it was not."""
+        self.send_wire(to_wire(msg), message_id=message_id_of(msg), sender=sender,
+                       recipients=recipients)  # fmt: skip
+
+    def send_wire(
+        self, data: bytes, *, message_id: str | None, sender: str, recipients: list[str]
+    ) -> None:
+        """Deliver a message already in wire form (CRLF bytes), as `send` does."""
         _check_envelope(sender, recipients)
-        data = to_wire(msg)
         try:
             if self._smtp is None:
                 self._smtp = self._connect()
@@ -261,8 +271,15 @@ class MailDirChannel:
         return self.path / f"{name}.eml"
 
     def send(self, msg: EmailMessage, *, sender: str, recipients: list[str]) -> None:
+        self.send_wire(to_wire(msg), message_id=message_id_of(msg), sender=sender,
+                       recipients=recipients)  # fmt: skip
+
+    def send_wire(
+        self, data: bytes, *, message_id: str | None, sender: str, recipients: list[str]
+    ) -> None:
         _check_envelope(sender, recipients)
-        target = self.file_for(msg)
+        name = safe_message_id(message_id) if message_id else "sha256-" + sha256(data).hexdigest()
+        target = self.path / f"{name}.eml"
         if target.exists():
             return
         envelope = _envelope_headers(sender, recipients)
@@ -272,7 +289,7 @@ class MailDirChannel:
             try:
                 # No fsync: this folder is for development and tests, where speed matters more.
                 with os.fdopen(fd, "wb") as fh:
-                    fh.write(envelope + to_wire(msg))
+                    fh.write(envelope + data)
                 os.replace(tmp, target)
             except BaseException:
                 with contextlib.suppress(OSError):

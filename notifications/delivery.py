@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from notifications import ledger
 from notifications.channels import Channel, PermanentFailure, TemporaryFailure
-from notifications.message import build_email
+from notifications.message import build_wire
 from notifications.render import render_message
 from notifications.settings import NotificationSettings
 from states.errors import QmasError
@@ -104,6 +104,17 @@ def deliver_due(
     return report
 
 
+def _build(msg: ledger.Claimed, settings: NotificationSettings) -> tuple[bytes, str] | str:
+    """The wire bytes and subject of one message, or why it cannot be built."""
+    try:
+        rendered = render_message(msg.kind, msg.language, msg.context)
+        data = build_wire(rendered, message_id=msg.message_id, sender=settings.mail_from,
+                          to=msg.recipient)  # fmt: skip
+    except QmasError as err:  # a template or context fault will not mend itself
+        return f"could not render: {err}"
+    return data, rendered.subject
+
+
 def _send_batch(
     store: Store,
     channel: Channel,
@@ -114,63 +125,71 @@ def _send_batch(
     report: DeliveryReport,
     after_send: AfterSend | None,
 ) -> bool:
-    """Send one claimed batch; True when the server went away and the rest was handed back."""
-    for i, msg in enumerate(batch):
-        try:
-            rendered = render_message(msg.kind, msg.language, msg.context)
-            email = build_email(
-                rendered, message_id=msg.message_id, sender=settings.mail_from, to=msg.recipient
-            )
-        except QmasError as err:  # a template or context fault will not mend itself
-            ledger.finish_attempt(
-                store, msg.message_id, None, now(), status="dead", error=f"could not render: {err}"
-            )
-            report.dead += 1
-            continue
-        attempt = ledger.start_attempt(store, msg.message_id, now())
-        tries = msg.attempts + 1
-        try:
-            channel.send(email, sender=settings.mail_from, recipients=[msg.recipient])
-        except PermanentFailure as err:
-            ledger.finish_attempt(
-                store, msg.message_id, attempt, now(), status="dead", error=str(err)
+    """Send one claimed batch; True when the server went away and the rest was handed back.
+
+    Each message costs one ledger transaction: its outcome is recorded together with the
+    start of the next attempt (`ledger.settle`).
+    """
+    ready: list[tuple[ledger.Claimed, bytes, str]] = []
+    for msg in batch:
+        built = _build(msg, settings)
+        if isinstance(built, str):
+            ledger.settle(
+                store, now(), finished=ledger.Outcome(msg.message_id, None, "dead", built)
             )
             report.dead += 1
-            continue
-        except TemporaryFailure as err:
-            if tries >= policy.max_attempts:
-                ledger.finish_attempt(
-                    store,
-                    msg.message_id,
-                    attempt,
-                    now(),
-                    status="dead",
-                    error=f"gave up after {tries} attempts: {err}",
-                )
-                report.dead += 1
-            else:
-                retry_at = now() + policy.delay(tries)
-                ledger.finish_attempt(
-                    store,
-                    msg.message_id,
-                    attempt,
-                    now(),
-                    status="failed",
-                    error=str(err),
-                    retry_at=retry_at,
-                )
-                report.retrying += 1
-            if _server_down(err):
-                rest = [m.message_id for m in batch[i + 1 :]]
-                ledger.release(store, rest)
-                report.released += len(rest)
-                report.errors.append(str(err))
-                return True
-            continue
-        if after_send is not None:
-            after_send(msg.message_id)
-        ledger.finish_attempt(
-            store, msg.message_id, attempt, now(), status="sent", subject=rendered.subject
-        )
-        report.sent += 1
+        else:
+            ready.append((msg, *built))
+    if not ready:
+        return False
+    attempt = ledger.settle(store, now(), start=ready[0][0].message_id)
+    for i, (msg, data, subject) in enumerate(ready):
+        outcome, server_down = _send_one(channel, msg, data, subject, attempt, now, settings,
+                                         policy, report, after_send)  # fmt: skip
+        following = ready[i + 1][0].message_id if i + 1 < len(ready) and not server_down else None
+        attempt = ledger.settle(store, now(), finished=outcome, start=following)
+        if server_down:
+            rest = [m.message_id for m, _, _ in ready[i + 1 :]]
+            ledger.release(store, rest)
+            report.released += len(rest)
+            return True
     return False
+
+
+def _send_one(
+    channel: Channel,
+    msg: ledger.Claimed,
+    data: bytes,
+    subject: str,
+    attempt: int | None,
+    now: Callable[[], datetime],
+    settings: NotificationSettings,
+    policy: RetryPolicy,
+    report: DeliveryReport,
+    after_send: AfterSend | None,
+) -> tuple[ledger.Outcome, bool]:
+    """Send one message; its outcome, and whether the server itself is unavailable."""
+    tries = msg.attempts + 1
+    try:
+        channel.send_wire(data, message_id=msg.message_id, sender=settings.mail_from,
+                          recipients=[msg.recipient])  # fmt: skip
+    except PermanentFailure as err:
+        report.dead += 1
+        return ledger.Outcome(msg.message_id, attempt, "dead", str(err)), False
+    except TemporaryFailure as err:
+        if tries >= policy.max_attempts:
+            report.dead += 1
+            error = f"gave up after {tries} attempts: {err}"
+            outcome = ledger.Outcome(msg.message_id, attempt, "dead", error)
+        else:
+            report.retrying += 1
+            retry_at = now() + policy.delay(tries)
+            outcome = ledger.Outcome(msg.message_id, attempt, "failed", str(err), retry_at)
+        down = _server_down(err)
+        if down:
+            report.errors.append(str(err))
+        return outcome, down
+    if after_send is not None:
+        after_send(msg.message_id)
+    report.sent += 1
+    return ledger.Outcome(msg.message_id, attempt, "sent", subject=subject), False

@@ -172,14 +172,64 @@ def claim(store: Store, now: datetime, limit: int) -> list[Claimed]:
     ]
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How one attempt ended: the message's new status, and when to try again if failed."""
+
+    message_id: str
+    attempt_id: int | None
+    status: str  # sent | failed | dead
+    error: str | None = None
+    retry_at: datetime | None = None
+    subject: str | None = None
+
+
+def _start(tx: Tx, message_id: str, at: str) -> int:
+    tx.conn.execute(
+        update(dl).where(dl.c.message_id == message_id).values(attempts=dl.c.attempts + 1)
+    )
+    result = tx.conn.execute(insert(at_t).values(message_id=message_id, started_at=at))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def _finish(tx: Tx, o: Outcome, at: str) -> None:
+    values: dict[str, Any] = {"status": o.status, "claimed_at": None, "last_error": o.error}
+    if o.status == "sent":
+        values["sent_at"] = at
+    if o.retry_at is not None:
+        values["next_attempt_at"] = iso(o.retry_at)
+    if o.subject is not None:
+        values["subject"] = o.subject
+    tx.conn.execute(update(dl).where(dl.c.message_id == o.message_id).values(**values))
+    if o.attempt_id is not None:
+        outcome = {"sent": "sent", "failed": "temporary", "dead": "permanent"}[o.status]
+        tx.conn.execute(
+            update(at_t)
+            .where(at_t.c.id == o.attempt_id)
+            .values(finished_at=at, outcome=outcome, error=o.error)
+        )
+
+
+def settle(
+    store: Store, now: datetime, *, finished: Outcome | None = None, start: str | None = None
+) -> int | None:
+    """Record one attempt's outcome and start the next in ONE transaction.
+
+    Chaining them keeps a single commit per message while at most one message at a time is
+    started but unrecorded: a crash leaves at most one message in doubt.
+    """
+    at = iso(now)
+    with store.write() as tx:
+        if finished is not None:
+            _finish(tx, finished, at)
+        return _start(tx, start, at) if start is not None else None
+
+
 def start_attempt(store: Store, message_id: str, now: datetime) -> int:
     """Record that a send is about to happen (committed before the send)."""
-    with store.write() as tx:
-        tx.conn.execute(
-            update(dl).where(dl.c.message_id == message_id).values(attempts=dl.c.attempts + 1)
-        )
-        result = tx.conn.execute(insert(at_t).values(message_id=message_id, started_at=iso(now)))
-        return int(result.inserted_primary_key[0])  # type: ignore[index]
+    attempt = settle(store, now, start=message_id)
+    assert attempt is not None
+    return attempt
 
 
 def finish_attempt(
@@ -194,25 +244,7 @@ def finish_attempt(
     subject: str | None = None,
 ) -> None:
     """Record an attempt's outcome and the message's new status in one transaction."""
-    at = iso(now)
-    values: dict[str, Any] = {"status": status, "claimed_at": None, "last_error": error}
-    if status == "sent":
-        values["sent_at"] = at
-    if retry_at is not None:
-        values["next_attempt_at"] = iso(retry_at)
-    if subject is not None:
-        values["subject"] = subject
-    with store.write() as tx:
-        tx.conn.execute(update(dl).where(dl.c.message_id == message_id).values(**values))
-        if attempt_id is not None:
-            outcome = {"sent": "sent", "failed": "temporary", "dead": "permanent"}.get(
-                status, status
-            )
-            tx.conn.execute(
-                update(at_t)
-                .where(at_t.c.id == attempt_id)
-                .values(finished_at=at, outcome=outcome, error=error)
-            )
+    settle(store, now, finished=Outcome(message_id, attempt_id, status, error, retry_at, subject))
 
 
 def release(store: Store, message_ids: Sequence[str]) -> None:

@@ -6,10 +6,14 @@ built, stored and inspected without a server.
 
 from __future__ import annotations
 
+import base64
 import re
+import uuid
 from datetime import UTC, datetime
+from email import quoprimime
+from email.header import Header
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, formataddr, parseaddr
 
 from notifications.render import Rendered
 from states.errors import InvalidInput
@@ -108,6 +112,86 @@ def build_email(
     # After the bodies: set_content() clears every Content-* header already present.
     msg["Content-Language"] = rendered.language
     return msg
+
+
+def _check(rendered: Rendered, sender: str, to: str) -> None:
+    problems = [
+        f"{name} contains a line break"
+        for name, value in (("sender", sender), ("to", to), ("subject", rendered.subject))
+        if _has_line_break(value)
+    ]
+    if problems:
+        raise InvalidInput(problems, prefix="cannot build email")
+
+
+def _header_text(value: str) -> str:
+    """RFC 2047 encoded words for non-ASCII text, folded with CRLF."""
+    return value if value.isascii() else Header(value, "utf-8").encode(linesep="\r\n")
+
+
+def _address(value: str) -> str:
+    name, addr = parseaddr(value)
+    if not name or name.isascii():
+        return value
+    return formataddr((name, addr), charset="utf-8")
+
+
+def _body(text: str, subtype: str) -> str:
+    # Like the email package: the content ends with a newline, then the CRLF that belongs to
+    # the next boundary delimiter (RFC 2046) follows.
+    text = text.replace("\r\n", "\n")
+    if not text.endswith("\n"):
+        text += "\n"
+    cte = _transfer_encoding(text)
+    if cte == "7bit":
+        encoded = text
+    elif cte == "quoted-printable":
+        encoded = quoprimime.body_encode(text.encode("utf-8").decode("latin-1"), 76)
+    else:
+        encoded = base64.encodebytes(text.encode("utf-8")).decode("ascii")
+    if not encoded.endswith("\n"):
+        encoded += "\n"
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        f"Content-Transfer-Encoding: {cte}\r\n\r\n" + (encoded + "\n").replace("\n", "\r\n")
+    )
+
+
+def build_wire(
+    rendered: Rendered,
+    *,
+    message_id: str,
+    sender: str,
+    to: str,
+    date: datetime | None = None,
+) -> bytes:
+    """The same message as `build_email`, written straight to wire bytes (CRLF).
+
+    The `email` package's generator costs ~3 ms a message, which dominated delivery in
+    bench/dispatch.py; this writes the few headers and two parts we need in ~0.1 ms. Parsing
+    the result gives the same headers and decoded parts as `build_email` (tested).
+    """
+    _check(rendered, sender, to)
+    boundary = f"=_qmas_{uuid.uuid4().hex}"
+    head = [
+        f"Subject: {_header_text(rendered.subject)}",
+        f"From: {_address(sender)}",
+        f"To: {_address(to)}",
+        f"Date: {format_datetime(date or datetime.now(UTC))}",
+        f"Message-ID: <{safe_message_id(message_id)}@{MESSAGE_ID_DOMAIN}>",
+        "Auto-Submitted: auto-generated",
+        f"X-QMAS-Kind: {rendered.kind}",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/alternative; boundary="{boundary}"',
+        f"Content-Language: {rendered.language}",
+    ]
+    parts = [
+        "\r\n".join(head) + "\r\n\r\n",
+        f"--{boundary}\r\n" + _body(rendered.text, "plain"),
+        f"--{boundary}\r\n" + _body(rendered.html, "html"),
+        f"--{boundary}--\r\n",
+    ]
+    return "".join(parts).encode("ascii")
 
 
 def message_id_of(msg: EmailMessage) -> str | None:

@@ -43,12 +43,13 @@ def row_hash(prev_hash: str, row: Mapping[Any, Any]) -> str:
 @dataclass
 class Problem:
     row_id: int | None
-    case_id: int
+    case_id: int | None
     message: str
 
     def __str__(self) -> str:
-        where = f"history row {self.row_id}" if self.row_id is not None else "case"
-        return f"{where} (case {self.case_id}): {self.message}"
+        where = f"history row {self.row_id}" if self.row_id is not None else "history"
+        case = f" (case {self.case_id})" if self.case_id is not None else ""
+        return f"{where}{case}: {self.message}"
 
 
 @dataclass
@@ -107,13 +108,15 @@ def verify_rows(
     if checkpoint is not None:
         if cp_last is not None and cp_last > report.last_id:
             report.problems.append(
-                Problem(cp_last, 0, "the checkpoint's last row is gone: the history was truncated")
+                Problem(
+                    cp_last, None, "the checkpoint's last row is gone: the history was truncated"
+                )
             )
         elif cp_digest != checkpoint.get("digest"):
             report.problems.append(
                 Problem(
                     cp_last,
-                    0,
+                    None,
                     "the history up to the checkpoint differs from the checkpoint "
                     "(rows were removed, inserted or the chain was recomputed)",
                 )
@@ -125,7 +128,7 @@ def _row_problem(row: Mapping[Any, Any], seq: int, prev_hash: str) -> str | None
     """What is wrong with one row given its case's chain so far (None when it fits)."""
     step = int(row["seq"])
     if step != seq + 1:
-        what = "missing before it" if step > seq + 1 else "out of order or repeated"
+        what = "missing or out of order" if step > seq + 1 else "out of order or repeated"
         return f"is step {step} but step {seq + 1} was expected: a row is {what}"
     if row["prev_hash"] != prev_hash:
         return "its previous-hash does not match the case's preceding row"

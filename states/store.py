@@ -90,6 +90,7 @@ class Committed:
 
 # Statements built once; SQLAlchemy caches their compiled form.
 _SELECT_CASE = select(app_t).where(app_t.c.id == bindparam("case_id"))
+_LOCK_CASE = _SELECT_CASE.with_for_update()
 _INSERT_HISTORY = insert(hist_t)
 _INSERT_OUTBOX = insert(out_t)
 _INSERT_DOC = insert(doc_t)
@@ -134,8 +135,15 @@ class Tx:
         self.dialect = conn.dialect.name
 
     # --- cases -------------------------------------------------------------------------
-    def load_case(self, case_id: int) -> CaseSnapshot:
-        row = self.conn.execute(_SELECT_CASE, {"case_id": case_id}).mappings().first()
+    def load_case(self, case_id: int, *, lock: bool = False) -> CaseSnapshot:
+        """The case row as a snapshot; ``lock`` holds the row until commit (PostgreSQL).
+
+        A writer must lock: under READ COMMITTED a guard's later reads (documents, quotas)
+        would otherwise see a rival's commit that the snapshot does not, and refuse with
+        reasons that contradict the state (SQLite writers are serial anyway).
+        """
+        stmt = _LOCK_CASE if lock and self.dialect == "postgresql" else _SELECT_CASE
+        row = self.conn.execute(stmt, {"case_id": case_id}).mappings().first()
         if row is None:
             raise NotFound(f"no case {case_id}")
         values = dict(row)

@@ -10,7 +10,10 @@ import holidays
 
 @lru_cache(maxsize=64)
 def _hk_holidays(year: int) -> holidays.HolidayBase:
-    return holidays.country_holidays("HK", years=year)
+    # The package's default ("public") is only the statutory holidays of the Employment
+    # Ordinance; government offices close on every general holiday (Cap. 149), which it files
+    # as "optional" (Good Friday, the day after, Easter Monday, ...).
+    return holidays.country_holidays("HK", years=year, categories=("public", "optional"))
 
 
 def is_working_day(day: date) -> bool:

@@ -110,7 +110,7 @@ def advance(
     parsed = parse_input(t, data)
     moment = now or now_utc()
     with store.write() as tx:
-        case = tx.load_case(case_id)
+        case = tx.load_case(case_id, lock=True)
         if expected_version is not None and case.version != expected_version:
             raise Conflict(case_id, expected_version, case.version)
         not_here = check_state(t, case.state)
