@@ -21,7 +21,9 @@ def make_engine(url: str | None = None, settings: DatabaseSettings | None = None
     url = normalise_url(url or settings.database_url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url, settings)
-    return create_engine(url, pool_size=settings.pool_size, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip on every checkout, i.e. every transition. Recycle
+    # connections instead so a server-side idle timeout never bites.
+    return create_engine(url, pool_size=settings.pool_size, pool_recycle=1800)
 
 
 def _sqlite_engine(url: str, settings: DatabaseSettings) -> Engine:
@@ -44,7 +46,8 @@ def _sqlite_engine(url: str, settings: DatabaseSettings) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get(BEGIN_MODE, "IMMEDIATE")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        # Straight to the driver: a full SQLAlchemy execution costs more than the BEGIN.
+        conn.connection.driver_connection.execute(f"BEGIN {mode}")
 
     return engine
 

@@ -12,19 +12,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, text, update
+from sqlalchemy import Connection, Engine, insert, select, text
 
 from states.catalogue import TERMINAL, State
 from states.chain import canonical_json, row_hash
 from states.db import BEGIN_MODE, make_engine
+from states.driver import Driver
 from states.errors import Conflict, NotFound, TransitionNotAllowed
 from states.models import TABLES, SQLModel
 from states.models import applications as app_t
 from states.models import dependants as dep_t
-from states.models import document_requests as doc_t
 from states.models import history as hist_t
 from states.models import outbox as out_t
-from states.models import quota_usage as quota_t
 
 _LIVE_STATES = [s.value for s in State if s not in TERMINAL and s is not State.draft]
 
@@ -88,43 +87,60 @@ class Committed:
     outbox_ids: list[int]
 
 
-# Statements built once; SQLAlchemy caches their compiled form.
-_SELECT_CASE = select(app_t).where(app_t.c.id == bindparam("case_id"))
-_LOCK_CASE = _SELECT_CASE.with_for_update()
-_INSERT_HISTORY = insert(hist_t)
-_INSERT_OUTBOX = insert(out_t)
-_INSERT_DOC = insert(doc_t)
+# The hot path's statements, run on the driver's cursor (states.driver). Column names are
+# the table's, checked against the models when this module loads.
+_SELECT_CASE = "SELECT * FROM applications WHERE id = :case_id"
+_HISTORY_COLUMNS = (
+    *("case_id", "seq", "from_state", "to_state", "trigger", "actor", "role", "reason"),
+    *("payload", "at", "workflow", "ruleset", "prev_hash", "hash"),
+)
+_INSERT_HISTORY = (
+    f"INSERT INTO history ({', '.join(_HISTORY_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _HISTORY_COLUMNS)})"
+)
+_OUTBOX_COLUMNS = ("case_id", "history_id", "topic", "trigger", "payload", "status", "attempts",
+                   "created_at")  # fmt: skip
+_INSERT_OUTBOX = (
+    f"INSERT INTO outbox ({', '.join(_OUTBOX_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _OUTBOX_COLUMNS)})"
+)
+_DOC_COLUMNS = ("case_id", "round", "item", "due", "status", "requested_at")
+_INSERT_DOC = (
+    f"INSERT INTO document_requests ({', '.join(_DOC_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _DOC_COLUMNS)})"
+)
 _RESOLVE_DOC = (
-    update(doc_t)
-    .where(doc_t.c.id == bindparam("b_id"))
-    .values(
-        status=bindparam("b_status"),
-        waiver_reason=bindparam("b_reason"),
-        resolved_at=bindparam("b_at"),
-    )
+    "UPDATE document_requests SET status = :b_status, waiver_reason = :b_reason, "
+    "resolved_at = :b_at WHERE id = :b_id"
 )
-_NUMBER_DEPENDANT = (
-    update(dep_t).where(dep_t.c.id == bindparam("b_id")).values(file_number=bindparam("b_number"))
+_NUMBER_DEPENDANT = "UPDATE dependants SET file_number = :b_number WHERE id = :b_id"
+_CLAIM_QUOTA = (
+    "INSERT INTO quota_usage (year, used) VALUES (:year, 1) ON CONFLICT (year) DO UPDATE "
+    "SET used = quota_usage.used + 1 WHERE :cap < 0 OR quota_usage.used < :cap"
 )
-_CLAIM_QUOTA = text(
-    "UPDATE quota_usage SET used = used + 1 WHERE year = :year AND (:cap < 0 OR used < :cap)"
+_SELECT_DEPENDANTS = "SELECT * FROM dependants WHERE application_id = :case_id ORDER BY position"
+_SELECT_DOCUMENTS = "SELECT * FROM document_requests WHERE case_id = :case_id ORDER BY id"
+_LIVE_CASES = (
+    "SELECT id FROM applications WHERE travel_document_number = :doc AND nationality = :nat "
+    f"AND id <> :exclude AND state IN ({', '.join(repr(s) for s in _LIVE_STATES)})"
 )
-_ENSURE_QUOTA_ROW = text(
-    "INSERT INTO quota_usage (year, used) VALUES (:year, 0) ON CONFLICT DO NOTHING"
-)
-_cas_cache: dict[tuple[str, ...], Any] = {}
+_QUOTA_USED = "SELECT used FROM quota_usage WHERE year = :year"
+_cas_cache: dict[tuple[str, ...], str] = {}
 
 
-def _cas_statement(columns: tuple[str, ...]) -> Any:
-    stmt = _cas_cache.get(columns)
-    if stmt is None:
-        stmt = (
-            update(app_t)
-            .where(app_t.c.id == bindparam("b_id"), app_t.c.version == bindparam("b_version"))
-            .values({c: bindparam(c) for c in columns})
-        )
-        _cas_cache[columns] = stmt
-    return stmt
+def _cas_statement(columns: tuple[str, ...]) -> str:
+    sql = _cas_cache.get(columns)
+    if sql is None:
+        unknown = set(columns) - set(app_t.c.keys())
+        assert not unknown, f"not columns of applications: {unknown}"
+        sets = ", ".join(f"{c} = :{c}" for c in columns)
+        sql = f"UPDATE applications SET {sets} WHERE id = :b_id AND version = :b_version"
+        _cas_cache[columns] = sql
+    return sql
+
+
+assert set(_HISTORY_COLUMNS) == set(hist_t.c.keys()) - {"id"}
+assert set(_OUTBOX_COLUMNS) <= set(out_t.c.keys())
 
 
 class Tx:
@@ -133,6 +149,13 @@ class Tx:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.dialect = conn.dialect.name
+        self._driver: Driver | None = None
+
+    @property
+    def driver(self) -> Driver:
+        if self._driver is None:
+            self._driver = Driver(self.conn)
+        return self._driver
 
     # --- cases -------------------------------------------------------------------------
     def load_case(self, case_id: int, *, lock: bool = False) -> CaseSnapshot:
@@ -142,11 +165,10 @@ class Tx:
         would otherwise see a rival's commit that the snapshot does not, and refuse with
         reasons that contradict the state (SQLite writers are serial anyway).
         """
-        stmt = _LOCK_CASE if lock and self.dialect == "postgresql" else _SELECT_CASE
-        row = self.conn.execute(stmt, {"case_id": case_id}).mappings().first()
-        if row is None:
+        sql = _SELECT_CASE + (" FOR UPDATE" if lock and self.dialect == "postgresql" else "")
+        values = self.driver.one(sql, {"case_id": case_id})
+        if values is None:
             raise NotFound(f"no case {case_id}")
-        values = dict(row)
         return CaseSnapshot(
             id=values["id"],
             state=values["state"],
@@ -168,34 +190,22 @@ class Tx:
         return case_id
 
     def dependants(self, case_id: int) -> list[dict[str, Any]]:
-        rows = self.conn.execute(
-            select(dep_t).where(dep_t.c.application_id == case_id).order_by(dep_t.c.position)
-        )
-        return [dict(r) for r in rows.mappings()]
+        return self.driver.all(_SELECT_DEPENDANTS, {"case_id": case_id})
 
     def documents(self, case_id: int, status: str | None = None) -> list[dict[str, Any]]:
-        stmt = select(doc_t).where(doc_t.c.case_id == case_id)
-        if status is not None:
-            stmt = stmt.where(doc_t.c.status == status)
-        return [dict(r) for r in self.conn.execute(stmt.order_by(doc_t.c.id)).mappings()]
+        rows = self.driver.all(_SELECT_DOCUMENTS, {"case_id": case_id})
+        return [r for r in rows if status is None or r["status"] == status]
 
     def quota_used(self, year: int) -> int:
-        used = self.conn.execute(select(quota_t.c.used).where(quota_t.c.year == year)).scalar()
-        return int(used or 0)
+        row = self.driver.one(_QUOTA_USED, {"year": year})
+        return int(row["used"]) if row else 0
 
     def live_cases_for(
         self, travel_document_number: str, nationality: str, exclude: int
     ) -> list[int]:
         """Other applications of the same person (travel document and nationality) still live."""
-        rows = self.conn.execute(
-            select(app_t.c.id).where(
-                app_t.c.travel_document_number == travel_document_number,
-                app_t.c.nationality == nationality,
-                app_t.c.id != exclude,
-                app_t.c.state.in_(_LIVE_STATES),
-            )
-        )
-        return [int(r) for r in rows.scalars()]
+        params = {"doc": travel_document_number, "nat": nationality, "exclude": exclude}
+        return [int(r["id"]) for r in self.driver.all(_LIVE_CASES, params)]
 
     def lock_person(self, travel_document_number: str, nationality: str) -> None:
         """Serialise submissions of one person on PostgreSQL (SQLite writers are serial anyway)."""
@@ -233,37 +243,37 @@ class Tx:
             sets["state_since"] = c.at
         columns = tuple(sorted(sets))
         params = {**sets, "b_id": c.case_id, "b_version": c.from_version}
-        if self.conn.execute(_cas_statement(columns), params).rowcount != 1:
+        db = self.driver
+        if db.execute(_cas_statement(columns), params, adapt=True).rowcount != 1:
             raise Conflict(c.case_id, c.from_version, self._version_of(c.case_id))
-        history_id = int(
-            self.conn.execute(
-                _INSERT_HISTORY, {**row, "prev_hash": prev, "hash": digest}
-            ).inserted_primary_key[0]  # type: ignore[index]
+        history_id = db.insert_returning_id(
+            _INSERT_HISTORY, {**row, "prev_hash": prev, "hash": digest}
         )
         if c.new_documents:
-            self.conn.execute(_INSERT_DOC, [{**d, "case_id": c.case_id} for d in c.new_documents])
+            db.executemany(_INSERT_DOC, [{**d, "case_id": c.case_id} for d in c.new_documents])
         if c.resolved_documents:
-            self.conn.execute(_RESOLVE_DOC, c.resolved_documents)
+            db.executemany(_RESOLVE_DOC, c.resolved_documents)
         if c.dependant_numbers:
-            self.conn.execute(
+            db.executemany(
                 _NUMBER_DEPENDANT, [{"b_id": i, "b_number": n} for i, n in c.dependant_numbers]
             )
         outbox_ids = []
         for topic, body in c.outbox:
-            result = self.conn.execute(
-                _INSERT_OUTBOX,
-                {
-                    "case_id": c.case_id,
-                    "history_id": history_id,
-                    "topic": topic,
-                    "trigger": c.trigger,
-                    "payload": json.dumps({**body, "history_id": history_id}, sort_keys=True),
-                    "status": "pending",
-                    "attempts": 0,
-                    "created_at": c.at,
-                },
+            outbox_ids.append(
+                db.insert_returning_id(
+                    _INSERT_OUTBOX,
+                    {
+                        "case_id": c.case_id,
+                        "history_id": history_id,
+                        "topic": topic,
+                        "trigger": c.trigger,
+                        "payload": json.dumps({**body, "history_id": history_id}, sort_keys=True),
+                        "status": "pending",
+                        "attempts": 0,
+                        "created_at": c.at,
+                    },
+                )
             )
-            outbox_ids.append(int(result.inserted_primary_key[0]))  # type: ignore[index]
         return Committed(c.case_id, seq, c.to_state, history_id, digest, outbox_ids)
 
     def _version_of(self, case_id: int) -> int | None:
@@ -273,8 +283,7 @@ class Tx:
     def _claim_quota(self, c: TransitionCommit) -> None:
         assert c.quota is not None
         params = {"year": c.quota.year, "cap": -1 if c.quota.cap is None else c.quota.cap}
-        self.conn.execute(_ENSURE_QUOTA_ROW, params)
-        if self.conn.execute(_CLAIM_QUOTA, params).rowcount != 1:
+        if c.quota.cap == 0 or self.driver.execute(_CLAIM_QUOTA, params).rowcount != 1:
             raise TransitionNotAllowed(
                 c.trigger,
                 c.from_state,
