@@ -29,7 +29,11 @@ PROFILE: dict[str, Any] = {
     },
     "talent_list": False,
     "languages": {"chinese": True, "english": True, "others": 0},
-    "family": {"spouse_degree": True, "children_under_18": 1, "hk_permanent_resident_family": False},
+    "family": {
+        "spouse_degree": True,
+        "children_under_18": 1,
+        "hk_permanent_resident_family": False,
+    },
     "income_hkd_last_year": 900000,
     "business_profit_hkd": 0,
     "owns_listed_company": False,
