@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -24,7 +24,7 @@ from states.models import dependants as dep_t
 from states.models import document_requests as doc_t
 from states.store import Store, Tx
 from workflows import advance
-from workflows.clock import iso
+from workflows.clock import HK, iso, parse_iso, today_hk
 from workflows.deadlines import Schedule, Stage
 from workflows.settings import WorkflowSettings
 
@@ -140,8 +140,6 @@ class ReminderReport:
 
 
 def _hk_noon(day: date) -> datetime:
-    from workflows.clock import HK
-
     return datetime(day.year, day.month, day.day, 9, 0, tzinfo=HK)
 
 
@@ -260,14 +258,16 @@ def plan_escalation(
     stale: list[dict[str, Any]] = []
     with store.write() as tx:
         for state, days in settings.service_levels.items():
-            cutoff = iso(_hk_noon(today - timedelta(days=days)))
+            # Overdue once more than `days` Hong Kong calendar days have passed, whatever the
+            # hour it entered the state: entered before the start of (today - days), HK time.
+            cutoff = iso(datetime.combine(today - timedelta(days=days), time(0), tzinfo=HK))
             rows = tx.conn.execute(
                 select(app_t.c.id, app_t.c.file_number, app_t.c.state, app_t.c.state_since)
                 .where(app_t.c.state == state, app_t.c.state_since < cutoff)
                 .order_by(app_t.c.state_since)
             ).mappings()
             for r in rows:
-                since = r["state_since"][:10]
+                since = today_hk(parse_iso(r["state_since"])).isoformat()  # stored in UTC
                 stale.append(
                     {
                         "id": r["id"],

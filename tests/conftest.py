@@ -38,7 +38,7 @@ _PG_REASON = _pg_unavailable()
 
 
 @pytest.fixture
-def frozen_clock() -> Iterator[time_machine.Coordinates]:
+def frozen_clock() -> Iterator[time_machine.Traveller]:
     with time_machine.travel(FROZEN_AT, tick=False) as traveller:
         yield traveller
 
