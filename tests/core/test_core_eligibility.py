@@ -1,0 +1,169 @@
+"""Eligibility at submit, through the Python API and the CLI (issue: dated rule sets).
+
+A refused submit lists every failed rule at once and writes nothing; an accepted one stores
+the rule set, score, pass mark and breakdown; the fee due follows the schedule in force on the
+day of quota allotment.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import time_machine
+
+from console.cli import main
+from states.errors import TransitionNotAllowed
+from states.store import Store
+from tests.core.core_lifecycle import snapshot
+from tests.factories import overseas_application, profile
+from workflows import advance, create_case
+from workflows.clock import HK
+from workflows.engine import default_store
+from workflows.views import case_view
+
+AT = datetime(2023, 6, 1, 10, 0, tzinfo=HK)
+
+
+def _ineligible() -> dict[str, Any]:
+    """Vietnamese (excluded before 25 Oct 2023), a criminal record, and a low score."""
+    weak = profile(
+        prerequisites={"criminal_record": True},
+        degrees=[{"level": "bachelor", "renowned_institution": False,
+                  "eligible_university": False, "stem": False}],
+        work={"graduate_years": 2, "senior_years": 0, "international_years": 0,
+              "multinational_years": 0},
+        languages={"chinese": False, "english": True, "others": 0},
+        family={"spouse_degree": False, "children_under_18": 0},
+    )  # fmt: skip
+    return overseas_application(nationality="VN", profile=weak)
+
+
+def test_submit_refused__lists_every_failed_rule_at_once_and_writes_nothing(store: Store) -> None:
+    with time_machine.travel(AT, tick=False):
+        case_id = create_case(_ineligible(), store=store)
+        before = snapshot(store)
+        with pytest.raises(TransitionNotAllowed) as refused:
+            advance(case_id, "submit", "Applicant", "applicant", store=store)
+    reasons = " ".join(refused.value.reasons)
+    assert "Vietnam" in reasons
+    assert "criminal record" in reasons.lower()
+    assert "below the pass mark of 80" in reasons
+    assert len(refused.value.reasons) >= 3
+    assert snapshot(store) == before
+
+
+def test_submit_after_the_nationality_rule_changed__is_accepted(store: Store) -> None:
+    """The same Vietnamese applicant, eligible on 25 Oct 2023 when the exclusion ended."""
+    app = overseas_application(nationality="VN")
+    with time_machine.travel(AT, tick=False):
+        case_id = create_case(app, store=store)
+        with pytest.raises(TransitionNotAllowed, match="Vietnam"):
+            advance(case_id, "submit", "A", "applicant", store=store)
+    with time_machine.travel(datetime(2023, 10, 25, 9, 0, tzinfo=HK), tick=False):
+        advance(case_id, "submit", "A", "applicant", store=store)
+    assert case_view(case_id, store=store)["state"] == "submitted"
+
+
+def test_submit__stores_ruleset_score_pass_mark_and_breakdown(store: Store) -> None:
+    with time_machine.travel(AT, tick=False):
+        case_id = create_case(overseas_application(), store=store)
+        advance(case_id, "submit", "A", "applicant", store=store, data={"lodged_on": "2022-12-30"})
+    view = case_view(case_id, store=store)
+    assert (view["ruleset"], view["pass_mark"], view["passed"]) == ("gpt-2018", 80, True)
+    assert view["lodged_on"] == "2022-12-30"
+    assert set(view["categories"]) == {"age", "education", "work", "talent_list", "language",
+                                       "family"}  # fmt: skip
+    assert view["score"] == sum(view["categories"].values())
+
+
+def test_a_second_live_application_of_the_same_person__is_refused(store: Store) -> None:
+    app = overseas_application(travel_document="P1234567")
+    with time_machine.travel(AT, tick=False):
+        first = create_case(app, store=store)
+        advance(first, "submit", "A", "applicant", store=store)
+        second = create_case(app, store=store)
+        with pytest.raises(TransitionNotAllowed, match="already has a live application"):
+            advance(second, "submit", "A", "applicant", store=store)
+        advance(first, "withdraw", "A", "applicant", store=store)
+        advance(second, "submit", "A", "applicant", store=store)  # the first is no longer live
+    assert case_view(second, store=store)["applicant"]["travel_document_number"] == "P12***67"
+
+
+@pytest.mark.parametrize(
+    ("allotted_at", "fee"),
+    [
+        pytest.param(datetime(2025, 2, 26, 10, 59, tzinfo=HK), 230, id="26-feb-2025-10:59-HK$230"),
+        pytest.param(datetime(2025, 2, 26, 11, 0, tzinfo=HK), 1300, id="26-feb-2025-11:00-HK$1300"),
+    ],
+)
+def test_fee_due__is_the_schedule_in_force_when_the_quota_is_allotted(
+    store: Store, allotted_at: datetime, fee: int
+) -> None:
+    with time_machine.travel(AT, tick=False):
+        case_id = create_case(overseas_application(), store=store)
+        for trigger, role in (("submit", "applicant"), ("issue_file_number", "system"),
+                              ("shortlist", "supervisor")):  # fmt: skip
+            advance(case_id, trigger, "A", role, store=store)
+    with time_machine.travel(allotted_at, tick=False):
+        advance(case_id, "allot_quota", "Committee", "committee", store=store)
+        assert case_view(case_id, store=store)["fee_due"] == fee
+        wrong = 230 if fee != 230 else 1300
+        with pytest.raises(TransitionNotAllowed, match=f"the fee due, HK\\${fee:,}"):
+            advance(case_id, "pay_fee", "A", "applicant", store=store,
+                    data={"amount": wrong, "method": "fps"})  # fmt: skip
+        advance(case_id, "pay_fee", "A", "applicant", store=store,
+                data={"amount": fee, "method": "fps"})  # fmt: skip
+    assert case_view(case_id, store=store)["state"] == "fee_paid"
+
+
+@pytest.fixture
+def cli_db(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("QMAS_DATABASE_URL", sqlite_url)
+    default_store.cache_clear()
+    default_store().init()
+    yield default_store()
+    default_store.cache_clear()
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(done.value.code or 0), out, err
+
+
+def test_cli_submit_refused__one_line_with_all_reasons_and_nothing_written(
+    cli_db: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "app.json"
+    path.write_text(json.dumps(_ineligible()))
+    with time_machine.travel(AT, tick=False):
+        code, out, _ = _cli(capsys, "case", "new", str(path))
+        case_id = out.strip()
+        before = snapshot(cli_db)
+        code, out, err = _cli(capsys, "case", "advance", case_id, "submit", "--actor", "A",
+                              "--role", "applicant")  # fmt: skip
+    assert code != 0 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "Vietnam" in err and "pass mark" in err and "criminal record" in err.lower()
+    assert snapshot(cli_db) == before
+
+
+def test_cli_assess__json_shape_and_enhanced_criteria(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "app.json"
+    path.write_text(json.dumps(overseas_application()))
+    code, out, _ = _cli(capsys, "assess", str(path), "--on", "2023-06-01", "--json")
+    body = json.loads(out)
+    assert code == 0
+    assert set(body) >= {"ruleset", "test", "score", "pass_mark", "passed", "categories", "reasons"}
+    assert (body["ruleset"], body["pass_mark"], body["passed"]) == ("gpt-2023", 80, True)
+    code, out, _ = _cli(capsys, "assess", str(path), "--on", "2024-11-01", "--json")
+    body = json.loads(out)
+    assert (body["ruleset"], body["pass_mark"]) == ("enhanced-2024", 6)
+    assert len(body["categories"]) == 12 and body["score"] == sum(body["categories"].values())
