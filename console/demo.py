@@ -7,6 +7,7 @@ rules apply (gpt-2023, HK$230) and the dated nationality rule of 25 October 2023
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import shutil
 from dataclasses import dataclass
@@ -326,6 +327,28 @@ def _reminders_and_dispatch(store: Store, lapsing_case: int) -> None:
     """Run the reminder flow on the days the lapsing case's deadline calls for, then dispatch."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from console.ops import prefect_in_process
+
+    with prefect_in_process():
+        _quietly_run_flows(store, lapsing_case)
+
+
+def _quietly_run_flows(store: Store, lapsing_case: int) -> None:
+    # Prefect configures its loggers when it enters a settings context: quieten them after.
+    quiet = {
+        name: logging.getLogger(name)
+        for name in ("prefect", "prefect.flow_runs", "prefect.task_runs")
+    }
+    levels = {name: logger.level for name, logger in quiet.items()}
+    for logger in quiet.values():
+        logger.setLevel(logging.WARNING)
+    try:
+        _run_flows(store, lapsing_case)
+    finally:
+        for name, logger in quiet.items():
+            logger.setLevel(levels[name])
+
+
+def _run_flows(store: Store, lapsing_case: int) -> None:
     from flows.dispatch import dispatch_events
     from flows.reminders import send_reminders
     from notifications.settings import NotificationSettings
@@ -335,14 +358,13 @@ def _reminders_and_dispatch(store: Store, lapsing_case: int) -> None:
     due = date.fromisoformat(case_view(lapsing_case, store=store)["deadline"])
     days = default_settings().document_schedule().dates(due)
     output.out.print(Rule("Prefect flows, in-process"))
-    with prefect_in_process():
-        for stage in (Stage.first, Stage.due, Stage.final, Stage.lapse):
-            summary = send_reminders(today=days[stage].isoformat(), deliver=False)
-            lapsed = f", lapsed case(s) {summary['lapsed']}" if summary["lapsed"] else ""
-            output.out.print(
-                f"send_reminders({days[stage]}): {summary['planned']} reminder(s) planned{lapsed}"
-            )
-        summary = dispatch_events()
+    for stage in (Stage.first, Stage.due, Stage.final, Stage.lapse):
+        summary = send_reminders(today=days[stage].isoformat(), deliver=False)
+        lapsed = f", lapsed case(s) {summary['lapsed']}" if summary["lapsed"] else ""
+        output.out.print(
+            f"send_reminders({days[stage]}): {summary['planned']} reminder(s) planned{lapsed}"
+        )
+    summary = dispatch_events()
     folder = NotificationSettings().mail_dir
     output.out.print(
         f"dispatch_events: {summary['events_done']} events handled, {summary['sent']} messages "

@@ -37,6 +37,16 @@ def _pg_unavailable() -> str | None:
 _PG_REASON = _pg_unavailable()
 
 
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """Prefect's test harness, started once for the whole session (it takes 10-20 s)."""
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
 @pytest.fixture
 def frozen_clock() -> Iterator[time_machine.Traveller]:
     with time_machine.travel(FROZEN_AT, tick=False) as traveller:

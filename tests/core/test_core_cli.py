@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,8 @@ from console.cli import main
 from states.audit import verify
 from states.catalogue import TERMINAL
 from states.models import applications
-from tests.core.core_lifecycle import FROZEN_AT
 from tests.factories import application, overseas_application
+from workflows.clock import HK
 from workflows.engine import default_store
 from workflows.views import list_cases
 
@@ -423,15 +424,15 @@ def test_audit_checkpoint_and_verify(ready: Qmas, tmp_path: Path) -> None:
 # --- demo ------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_demo_leaves_every_case_terminal_with_a_verifying_chain(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qmas: Qmas
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qmas: Qmas, prefect_harness: None
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("QMAS_DATABASE_URL", "sqlite:///./demo.db")
     monkeypatch.setenv("QMAS_MAIL_DIR", str(tmp_path / "mail"))
     default_store.cache_clear()
-    # The demo dates each step itself; its Prefect flows need a clock that moves, so it ticks
-    # (from the seed-era date, never today's).
-    with time_machine.travel(FROZEN_AT, tick=True):
+    # The demo dates each step itself (2023 to early 2024); its Prefect flows need a clock that
+    # moves, so it ticks, from a fixed date after the demo's timeline (never today's).
+    with time_machine.travel(datetime(2024, 6, 3, 10, 0, tzinfo=HK), tick=True):
         code, out, err = qmas("demo")
     assert (code, err) == (0, "")
     assert "transitions committed" in out
@@ -443,3 +444,7 @@ def test_demo_leaves_every_case_terminal_with_a_verifying_chain(
     assert report.ok and report.rows == sum(r["version"] for r in rows)
     code, out, _ = qmas("audit", "verify")
     assert code == 0 and "audit ok" in out
+    # The flows ran: every transition's notice, the reminders, in the mail folder.
+    mail = sorted(p.name for p in (tmp_path / "mail").glob("*.eml"))
+    assert len(mail) >= report.rows
+    assert any(".reminder_documents_final." in name for name in mail)

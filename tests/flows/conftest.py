@@ -3,7 +3,6 @@ a test SQLite file and a real SMTP server on 127.0.0.1, and heartbeats off for s
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,16 +13,6 @@ from tests.notifications.smtp_server import SmtpRecorder
 from workflows.engine import default_settings, default_store
 
 SUPERVISORS = "qmas-supervisors@immd.example"
-
-
-@pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    """Prefect's ephemeral API, started once for the whole session (it takes 10-20 s)."""
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 @pytest.fixture
