@@ -115,8 +115,27 @@ def case_advance(
 
 
 @case_app.command("show")
-def case_show(case: int, as_json: JsonFlag = False) -> None:
-    """Everything about one case."""
+def case_show(
+    case: int,
+    as_json: JsonFlag = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="The state at a past date (YYYY-MM-DD, end of day HKT)."),
+    ] = None,
+) -> None:
+    """Everything about one case (or, with --as-of, its state at a past moment)."""
+    if as_of is not None:
+        from workflows.views import parse_moment, state_as_of
+
+        past = state_as_of(case, parse_moment(as_of))
+        if as_json:
+            output.print_json(past)
+        else:
+            output.out.print(
+                f"Case {case} as of {past['as_of']}: {past['state_label']} ({past['state']}), "
+                f"version {past['version']}, since {past['since']}"
+            )
+        return
     view = case_view(case)
     if as_json:
         output.print_json(view)

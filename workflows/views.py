@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import func, select
 
 from states.catalogue import CATALOGUE, State, label
+from states.errors import InvalidInput
 from states.models import applications as _app
 from states.models import deliveries as _deliveries
 from states.models import history as _hist
 from states.store import Store
 from workflows import documents as doc_catalogue
+from workflows.clock import HK, iso
 from workflows.engine import default_store
 
 
@@ -170,3 +173,37 @@ def counts_by_state(*, store: Store | None = None) -> dict[str, int]:
     with store.read() as tx:
         rows = tx.conn.execute(select(_app.c.state, func.count()).group_by(_app.c.state))
         return {str(s): int(n) for s, n in rows}
+
+
+def state_as_of(case_id: int, moment: datetime, *, store: Store | None = None) -> dict[str, Any]:
+    """The case's state at a past moment, read from its history (what an auditor asks)."""
+    store = store or default_store()
+    with store.read() as tx:
+        case = tx.load_case(case_id)
+    at = iso(moment)
+    if case.values["created_at"] > at:
+        raise InvalidInput(f"case {case_id} did not exist yet on {at} (created {case.created_at})")
+    rows = [r for r in history(case_id, store=store) if r["at"] <= at]
+    last = rows[-1] if rows else None
+    return {
+        "id": case_id,
+        "as_of": at,
+        "state": last["to_state"] if last else "draft",
+        "state_label": label(last["to_state"] if last else "draft"),
+        "version": last["seq"] if last else 0,
+        "since": last["at"] if last else case.values["created_at"],
+        "ruleset": last["ruleset"] if last else None,
+        "last_transition": last,
+    }
+
+
+def parse_moment(text: str) -> datetime:
+    """``YYYY-MM-DD`` (the end of that day in Hong Kong) or an ISO date-time (HK if naive)."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day, time.max, tzinfo=HK)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"'{text}' is not a date (YYYY-MM-DD) or an ISO date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=HK)

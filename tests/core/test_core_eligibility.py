@@ -167,3 +167,22 @@ def test_cli_assess__json_shape_and_enhanced_criteria(
     body = json.loads(out)
     assert (body["ruleset"], body["pass_mark"]) == ("enhanced-2024", 6)
     assert len(body["categories"]) == 12 and body["score"] == sum(body["categories"].values())
+
+
+def test_case_show_as_of__gives_the_state_at_a_past_date_from_the_history(
+    cli_db: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with time_machine.travel(datetime(2023, 3, 1, 9, 0, tzinfo=HK), tick=False):
+        case_id = create_case(overseas_application(), store=cli_db)
+        advance(case_id, "submit", "A", "applicant", store=cli_db)
+    with time_machine.travel(datetime(2023, 4, 3, 9, 0, tzinfo=HK), tick=False):
+        advance(case_id, "issue_file_number", "intake", "system", store=cli_db)
+    asked = {"2023-03-15": ("submitted", 1), "2023-04-03": ("file_number_issued", 2)}
+    for day, (state, version) in asked.items():
+        code, out, _ = _cli(capsys, "case", "show", str(case_id), "--as-of", day, "--json")
+        past = json.loads(out)
+        assert code == 0 and (past["state"], past["version"]) == (state, version), day
+    code, _, err = _cli(capsys, "case", "show", str(case_id), "--as-of", "2023-02-01")
+    assert code == 2 and "did not exist yet" in err
+    code, _, err = _cli(capsys, "case", "show", str(case_id), "--as-of", "yesterday")
+    assert code == 2 and "is not a date" in err
