@@ -14,6 +14,7 @@ from email import quoprimime
 from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
+from functools import lru_cache
 
 from notifications.render import Rendered
 from states.errors import InvalidInput
@@ -129,7 +130,10 @@ def _header_text(value: str) -> str:
     return value if value.isascii() else Header(value, "utf-8").encode(linesep="\r\n")
 
 
+@lru_cache(maxsize=1024)
 def _address(value: str) -> str:
+    if "<" not in value:  # a bare address: nothing to encode
+        return value
     name, addr = parseaddr(value)
     if not name or name.isascii():
         return value
