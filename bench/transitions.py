@@ -69,7 +69,7 @@ from states.models import dependants as dep_t
 from states.models import history as hist_t
 from states.settings import DatabaseSettings, normalise_url
 from states.store import Store
-from workflows import advance, create_case
+from workflows import advance, create_case, samples
 from workflows.calendar import add_working_days
 from workflows.clock import HK, iso, today_hk
 from workflows.effects import check_digit
@@ -144,42 +144,7 @@ def application_file(variant: str) -> dict[str, Any]:
             {"name": "CHAN Siu Ming", "relation": "child", "date_of_birth": "2018-09-30"},
         ],
         "declaration_signed": True,
-        "profile": {
-            "test": "general",
-            "prerequisites": {
-                "sufficient_funds": True,
-                "criminal_record": False,
-                "adverse_immigration_record": False,
-                "good_chinese_or_english": True,
-                "degree_or_exception": True,
-            },
-            "degrees": [
-                {
-                    "level": "master",
-                    "renowned_institution": True,
-                    "eligible_university": True,
-                    "stem": True,
-                }
-            ],
-            "work": {
-                "graduate_years": 12,
-                "senior_years": 6,
-                "international_years": 3,
-                "multinational_years": 4,
-                "specified_sector_years": 0,
-            },
-            "talent_list": False,
-            "languages": {"chinese": True, "english": True, "others": 0},
-            "family": {
-                "spouse_degree": True,
-                "children_under_18": 1,
-                "hk_permanent_resident_family": False,
-            },
-            "income_hkd_last_year": 900000,
-            "business_profit_hkd": 0,
-            "owns_listed_company": False,
-            "achievement": None,
-        },
+        "profile": samples.profile(),
     }
 
 

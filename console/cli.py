@@ -294,11 +294,17 @@ def demo(
     yes: Annotated[
         bool, typer.Option("--yes", help="Allow resetting a PostgreSQL database.")
     ] = False,
+    flows: Annotated[
+        bool,
+        typer.Option(
+            "--flows/--no-flows", help="Run reminders and dispatch (Prefect, in-process)."
+        ),
+    ] = True,
 ) -> None:
     """Build a fresh database with realistic applicants and run them to their ends."""
     from console.demo import run_demo
 
-    run_demo(allow_reset=yes)
+    run_demo(allow_reset=yes, flows=flows)
 
 
 def _one_line(message: str) -> str:

@@ -6,10 +6,10 @@ rules apply (gpt-2023, HK$230) and the dated nationality rule of 25 October 2023
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -20,52 +20,13 @@ from rich.rule import Rule
 from console import output
 from states.errors import QmasError
 from states.store import Store
-from workflows import advance, create_case
+from workflows import advance, create_case, samples
 from workflows.clock import HK
 from workflows.engine import default_store
 from workflows.views import case_view, history
 
-PROFILE: dict[str, Any] = {
-    "test": "general",
-    "prerequisites": {
-        "sufficient_funds": True,
-        "criminal_record": False,
-        "adverse_immigration_record": False,
-        "good_chinese_or_english": True,
-        "degree_or_exception": True,
-    },
-    "degrees": [
-        {"level": "master", "renowned_institution": True, "eligible_university": True, "stem": True}
-    ],
-    "work": {
-        "graduate_years": 12,
-        "senior_years": 6,
-        "international_years": 3,
-        "multinational_years": 4,
-        "specified_sector_years": 0,
-    },
-    "talent_list": False,
-    "languages": {"chinese": True, "english": True, "others": 0},
-    "family": {
-        "spouse_degree": True,
-        "children_under_18": 1,
-        "hk_permanent_resident_family": False,
-    },
-    "income_hkd_last_year": 900000,
-    "business_profit_hkd": 0,
-    "owns_listed_company": False,
-    "achievement": None,
-}
-
-
-def _profile(**changes: Any) -> dict[str, Any]:
-    p = copy.deepcopy(PROFILE)
-    for key, value in changes.items():
-        if isinstance(value, dict):
-            p[key].update(value)
-        else:
-            p[key] = value
-    return p
+PROFILE = samples.PROFILE
+_profile = samples.profile
 
 
 def _applicant(
@@ -406,10 +367,12 @@ def run_demo(allow_reset: bool = False, flows: bool = True) -> dict[str, int]:
     _summary(store, ids)
     output.out.print(Rule(f"History of case {ids['chan']} (CHAN Tai Man)"))
     output.show_history(history(ids["chan"], store=store))
+    # Name the command as it was typed (`make demo` runs .venv/bin/qmas).
+    q = os.path.relpath(sys.argv[0]) if os.path.basename(sys.argv[0]) == "qmas" else "qmas"
     output.out.print(
         f"\n{outcome.moved} transitions committed, {outcome.refused} refused with reasons. "
-        "Try: qmas cases, qmas case show 1, qmas case actions 1 --role caseworker, "
-        "qmas audit verify"
+        f"Try: {q} cases, {q} case show 1, {q} case actions 1 --role caseworker, "
+        f"{q} outbox, {q} audit verify"
     )
     return ids
 

@@ -2,53 +2,18 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
 from typing import Any
 
+from workflows import samples
+
 _doc_numbers = itertools.count(1)
 
-PROFILE: dict[str, Any] = {
-    "test": "general",
-    "prerequisites": {
-        "sufficient_funds": True,
-        "criminal_record": False,
-        "adverse_immigration_record": False,
-        "good_chinese_or_english": True,
-        "degree_or_exception": True,
-    },
-    "degrees": [
-        {"level": "master", "renowned_institution": True, "eligible_university": True, "stem": True}
-    ],
-    "work": {
-        "graduate_years": 12,
-        "senior_years": 6,
-        "international_years": 3,
-        "multinational_years": 4,
-        "specified_sector_years": 0,
-    },
-    "talent_list": False,
-    "languages": {"chinese": True, "english": True, "others": 0},
-    "family": {
-        "spouse_degree": True,
-        "children_under_18": 1,
-        "hk_permanent_resident_family": False,
-    },
-    "income_hkd_last_year": 900000,
-    "business_profit_hkd": 0,
-    "owns_listed_company": False,
-    "achievement": None,
-}
+PROFILE = samples.PROFILE
 
 
 def profile(**changes: Any) -> dict[str, Any]:
-    p = copy.deepcopy(PROFILE)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(p.get(key), dict):
-            p[key].update(value)
-        else:
-            p[key] = value
-    return p
+    return samples.profile(**changes)
 
 
 def application(
@@ -84,7 +49,7 @@ def application(
         if dependants
         else [],
         "declaration_signed": True,
-        "profile": profile(),
+        "profile": samples.profile(),
     }
     data.update(changes)
     return data

@@ -6,40 +6,11 @@ import copy
 from datetime import date
 from typing import Any
 
+from workflows import samples
 from workflows.rules import Profile, validate_profile
 
 # The example from the profile contract: a strong, ordinary applicant.
-EXAMPLE: dict[str, Any] = {
-    "test": "general",
-    "prerequisites": {
-        "sufficient_funds": True,
-        "criminal_record": False,
-        "adverse_immigration_record": False,
-        "good_chinese_or_english": True,
-        "degree_or_exception": True,
-    },
-    "degrees": [
-        {"level": "master", "renowned_institution": True, "eligible_university": True, "stem": True}
-    ],
-    "work": {
-        "graduate_years": 12,
-        "senior_years": 6,
-        "international_years": 3,
-        "multinational_years": 4,
-        "specified_sector_years": 0,
-    },
-    "talent_list": False,
-    "languages": {"chinese": True, "english": True, "others": 0},
-    "family": {
-        "spouse_degree": True,
-        "children_under_18": 1,
-        "hk_permanent_resident_family": False,
-    },
-    "income_hkd_last_year": 900000,
-    "business_profit_hkd": 0,
-    "owns_listed_company": False,
-    "achievement": None,
-}
+EXAMPLE: dict[str, Any] = samples.PROFILE
 
 # Meets the prerequisites and scores nothing anywhere else (an applicant aged 51 or over).
 NOTHING: dict[str, Any] = {
