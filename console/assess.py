@@ -10,7 +10,13 @@ from states.errors import InvalidInput
 from workflows.clock import today_hk
 
 
-def run_assess(data: Any, on: str | None, as_json: bool) -> None:
+def run_assess(
+    data: Any,
+    on: str | None,
+    as_json: bool,
+    date_of_birth: str | None = None,
+    nationality: str | None = None,
+) -> None:
     from workflows.rules import assess, ruleset_for, validate_profile
 
     if not isinstance(data, dict):
@@ -22,13 +28,15 @@ def run_assess(data: Any, on: str | None, as_json: bool) -> None:
         # A bare profile: age and nationality come from optional keys beside it.
         profile_data = {k: v for k, v in data.items() if k not in ("date_of_birth", "nationality")}
         applicant = data
-    born = applicant.get("date_of_birth")
-    nationality = applicant.get("nationality")
+    born = date_of_birth or applicant.get("date_of_birth")
+    nationality = nationality or applicant.get("nationality")
     problems = []
     if not born:
-        problems.append("date_of_birth: needed to judge age (give an application file or add it)")
+        problems.append(
+            "date_of_birth: needed to judge age (give an application file, or --date-of-birth)"
+        )
     if not nationality:
-        problems.append("nationality: needed to judge eligibility")
+        problems.append("nationality: needed to judge eligibility (or --nationality)")
     if problems:
         raise InvalidInput(problems, prefix="invalid profile")
     profile = validate_profile(profile_data)

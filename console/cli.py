@@ -282,11 +282,17 @@ def assess(
     file: Annotated[Path, typer.Argument(help="A profile, or an application file with one.")],
     on: Annotated[str | None, typer.Option(help="Judging date YYYY-MM-DD (default today).")] = None,
     as_json: JsonFlag = False,
+    date_of_birth: Annotated[
+        str | None, typer.Option(help="For a bare profile: the applicant's date of birth.")
+    ] = None,
+    nationality: Annotated[
+        str | None, typer.Option(help="For a bare profile: ISO 3166-1 alpha-2 code.")
+    ] = None,
 ) -> None:
     """Judge a points-test profile without creating a case."""
     from console.assess import run_assess
 
-    run_assess(read_json_file(file, "invalid profile"), on, as_json)
+    run_assess(read_json_file(file, "invalid profile"), on, as_json, date_of_birth, nationality)
 
 
 @app.command()

@@ -186,3 +186,17 @@ def test_case_show_as_of__gives_the_state_at_a_past_date_from_the_history(
     assert code == 2 and "did not exist yet" in err
     code, _, err = _cli(capsys, "case", "show", str(case_id), "--as-of", "yesterday")
     assert code == 2 and "is not a date" in err
+
+
+def test_cli_assess_bare_profile__needs_birth_date_and_nationality_then_judges(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps(profile()))
+    code, out, err = _cli(capsys, "assess", str(path), "--on", "2023-06-01")
+    assert code == 2 and out == ""
+    assert "--date-of-birth" in err and "--nationality" in err and "Traceback" not in err
+    code, out, _ = _cli(capsys, "assess", str(path), "--on", "2023-06-01", "--json",
+                        "--date-of-birth", "1990-04-12", "--nationality", "CN")  # fmt: skip
+    body = json.loads(out)
+    assert code == 0 and (body["score"], body["passed"]) == (185, True)
