@@ -11,7 +11,15 @@ import re
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from states.errors import InvalidInput
 from workflows.countries import ISO_ALPHA2
@@ -44,7 +52,7 @@ class Applicant(_Strict):
     name: str = Field(min_length=1, max_length=200)
     date_of_birth: date
     nationality: str
-    mainland_resident: bool
+    mainland_resident: StrictBool
     email: str
     language: Literal["en", "zh-HK"]
     travel_document_number: str = Field(min_length=4, max_length=40)
@@ -64,14 +72,17 @@ class DependantIn(_Strict):
     name: str = Field(min_length=1, max_length=200)
     relation: Literal["spouse", "child"]
     date_of_birth: date
-    married: bool = False
+    married: StrictBool = False
 
 
 class ApplicationFile(_Strict):
     applicant: Applicant
     dependants: list[DependantIn] = []
-    declaration_signed: bool
+    declaration_signed: StrictBool
     profile: dict[str, Any] = {}
+
+
+_DEPENDANTS = TypeAdapter(list[DependantIn])
 
 
 def _where(loc: tuple[Any, ...]) -> str:
@@ -116,20 +127,30 @@ def parse_application(data: Any, *, today: date) -> ApplicationFile:
         raise InvalidInput(
             ["the application file must be a JSON object"], prefix="invalid application"
         )
+    problems: list[str] = []
+    app: ApplicationFile | None = None
     try:
         app = ApplicationFile.model_validate(data)
     except ValidationError as err:
-        raise InvalidInput(format_errors(err), prefix="invalid application") from None
-    problems = dependant_problems(app.dependants, today)
-    if app.applicant.date_of_birth >= today:
-        problems.append("applicant.date_of_birth: must be in the past")
-    if app.profile:
+        problems.extend(format_errors(err))
+    profile = data.get("profile")
+    if isinstance(profile, dict) and profile:
         from workflows.rules import validate_profile  # the points-test profile contract
 
         try:
-            validate_profile(app.profile)
+            validate_profile(profile)
         except InvalidInput as err:
             problems.extend(err.errors)
-    if problems:
+    if app is not None:
+        problems.extend(dependant_problems(app.dependants, today))
+        if app.applicant.date_of_birth >= today:
+            problems.append("applicant.date_of_birth: must be in the past")
+    else:  # the family rules still apply when only another part of the file is wrong
+        try:
+            dependants = _DEPENDANTS.validate_python(data.get("dependants") or [])
+        except ValidationError:
+            dependants = []  # already reported above
+        problems.extend(dependant_problems(dependants, today))
+    if problems or app is None:
         raise InvalidInput(problems, prefix="invalid application")
     return app

@@ -200,3 +200,23 @@ def test_cli_assess_bare_profile__needs_birth_date_and_nationality_then_judges(
                         "--date-of-birth", "1990-04-12", "--nationality", "CN")  # fmt: skip
     body = json.loads(out)
     assert code == 0 and (body["score"], body["passed"]) == (185, True)
+
+
+def test_invalid_application__every_problem_in_one_go_and_nothing_written(store: Store) -> None:
+    """Applicant, profile and family problems are all reported together; "yes" is no boolean."""
+    from states.errors import InvalidInput
+
+    app = overseas_application()
+    app["applicant"]["mainland_resident"] = "yes"
+    app["applicant"]["email"] = "nope"
+    app["profile"]["work"]["senior_years"] = 40
+    app["dependants"] = [{"name": "Kid", "relation": "child", "date_of_birth": "2001-01-01"}]
+    before = snapshot(store)
+    with time_machine.travel(AT, tick=False), pytest.raises(InvalidInput) as bad:
+        create_case(app, store=store)
+    problems = "\n".join(bad.value.errors)
+    assert "applicant.mainland_resident" in problems
+    assert "applicant.email" in problems
+    assert "profile.work.senior_years" in problems
+    assert "Kid is 22; a child dependant must be under 18" in problems
+    assert snapshot(store) == before
