@@ -370,7 +370,8 @@ def run_demo(allow_reset: bool = False, flows: bool = True) -> dict[str, int]:
     # Name the command as it was typed (`make demo` runs .venv/bin/qmas).
     q = os.path.relpath(sys.argv[0]) if os.path.basename(sys.argv[0]) == "qmas" else "qmas"
     output.out.print(
-        f"\n{outcome.moved} transitions committed, {outcome.refused} refused with reasons. "
+        f"\n{sum(case_view(i, store=store)['version'] for i in ids.values())} transitions "
+        f"committed (the reminder flow's included), {outcome.refused} refused with reasons. "
         f"Try: {q} cases, {q} case show 1, {q} case actions 1 --role caseworker, "
         f"{q} outbox, {q} audit verify"
     )
