@@ -149,15 +149,7 @@ def claim(store: Store, now: datetime, limit: int) -> list[Claimed]:
             .order_by(dl.c.created_at, dl.c.message_id)
             .limit(limit)
         )
-        if tx.dialect == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        rows = tx.conn.execute(stmt).mappings().all()
-        if rows:
-            tx.conn.execute(
-                update(dl)
-                .where(dl.c.message_id.in_([r["message_id"] for r in rows]))
-                .values(status="sending", claimed_at=at)
-            )
+        rows = tx.claim(stmt, dl.c.message_id, status="sending", claimed_at=at)
     return [
         Claimed(
             r["message_id"],
@@ -234,28 +226,6 @@ def settle(
         return _start(tx, start, at) if start is not None else None
 
 
-def start_attempt(store: Store, message_id: str, now: datetime) -> int:
-    """Record that a send is about to happen (committed before the send)."""
-    attempt = settle(store, now, start=message_id)
-    assert attempt is not None
-    return attempt
-
-
-def finish_attempt(
-    store: Store,
-    message_id: str,
-    attempt_id: int | None,
-    now: datetime,
-    *,
-    status: str,
-    error: str | None = None,
-    retry_at: datetime | None = None,
-    subject: str | None = None,
-) -> None:
-    """Record an attempt's outcome and the message's new status in one transaction."""
-    settle(store, now, finished=Outcome(message_id, attempt_id, status, error, retry_at, subject))
-
-
 def release(store: Store, message_ids: Sequence[str]) -> None:
     """Hand claimed but unattempted messages back (e.g. the server went away mid-batch)."""
     if not message_ids:
@@ -321,8 +291,3 @@ def sent_ids(store: Store, message_ids: Sequence[str]) -> set[str]:
                 )
             ).scalars()
         )
-
-
-def has_message(tx: Tx, message_id: str) -> bool:
-    row = tx.conn.execute(select(dl.c.message_id).where(dl.c.message_id == message_id)).first()
-    return row is not None

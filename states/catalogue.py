@@ -58,7 +58,3 @@ TERMINAL: frozenset[State] = frozenset(s for s, i in CATALOGUE.items() if i.term
 
 def label(state: str, language: str = "en") -> str:
     return CATALOGUE[State(state)].label(language)
-
-
-def is_terminal(state: str) -> bool:
-    return State(state) in TERMINAL

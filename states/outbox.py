@@ -32,15 +32,9 @@ def claim_events(store: Store, *, now: str, stale_before: str, limit: int) -> li
             .order_by(ob.c.id)
             .limit(limit)
         )
-        if tx.dialect == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        rows = tx.conn.execute(stmt).mappings().all()
-        if rows:
-            tx.conn.execute(
-                update(ob)
-                .where(ob.c.id.in_([r["id"] for r in rows]))
-                .values(status="processing", claimed_at=now, attempts=ob.c.attempts + 1)
-            )
+        rows = tx.claim(
+            stmt, ob.c.id, status="processing", claimed_at=now, attempts=ob.c.attempts + 1
+        )
     return [{**json.loads(r["payload"]), "event_id": r["id"], "topic": r["topic"]} for r in rows]
 
 

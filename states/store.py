@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from states.catalogue import TERMINAL, State
 from states.chain import canonical_json, row_hash
@@ -206,6 +206,22 @@ class Tx:
         """Other applications of the same person (travel document and nationality) still live."""
         params = {"doc": travel_document_number, "nat": nationality, "exclude": exclude}
         return [int(r["id"]) for r in self.driver.all(_LIVE_CASES, params)]
+
+    def claim(self, stmt: Any, key: Any, **values: Any) -> list[dict[str, Any]]:
+        """Select rows to work on and mark them claimed, safely with several workers at once.
+
+        PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so rivals take other rows; SQLite: the writer
+        lock of ``BEGIN IMMEDIATE`` already makes the select-then-mark atomic.
+        """
+        if self.dialect == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = [dict(r) for r in self.conn.execute(stmt).mappings()]
+        if rows:
+            table = key.table
+            self.conn.execute(
+                update(table).where(key.in_([r[key.name] for r in rows])).values(**values)
+            )
+        return rows
 
     def lock_person(self, travel_document_number: str, nationality: str) -> None:
         """Serialise submissions of one person on PostgreSQL (SQLite writers are serial anyway)."""

@@ -29,18 +29,3 @@ def add_working_days(start: date, days: int) -> date:
         if is_working_day(current):
             left -= 1
     return current
-
-
-def working_days_between(start: date, end: date) -> int:
-    """Working days after ``start`` up to and including ``end`` (negative when end < start)."""
-    if end == start:
-        return 0
-    sign = 1 if end > start else -1
-    lo, hi = (start, end) if sign > 0 else (end, start)
-    count = sum(1 for n in range(1, (hi - lo).days + 1) if is_working_day(lo + timedelta(days=n)))
-    return sign * count
-
-
-def holiday_name(day: date) -> str | None:
-    name = _hk_holidays(day.year).get(day)
-    return str(name) if name else None

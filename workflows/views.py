@@ -6,7 +6,7 @@ import json
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from states.catalogue import CATALOGUE, State, label
 from states.errors import InvalidInput
@@ -166,13 +166,6 @@ def list_cases(
         stmt = stmt.limit(limit)
     with store.read() as tx:
         return [dict(r) for r in tx.conn.execute(stmt).mappings()]
-
-
-def counts_by_state(*, store: Store | None = None) -> dict[str, int]:
-    store = store or default_store()
-    with store.read() as tx:
-        rows = tx.conn.execute(select(_app.c.state, func.count()).group_by(_app.c.state))
-        return {str(s): int(n) for s, n in rows}
 
 
 def state_as_of(case_id: int, moment: datetime, *, store: Store | None = None) -> dict[str, Any]:
