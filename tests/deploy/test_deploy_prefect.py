@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -49,6 +49,15 @@ def _run(args: list[str], env: dict[str, str], timeout: float = 180) -> str:
     return done.stdout
 
 
+def wait_until(ready: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll an outside process (a server, an automation) until ``ready``, or fail naming it."""
+    deadline = time.monotonic() + seconds
+    while not ready():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} within {seconds:.0f} s")
+        time.sleep(0.5)
+
+
 @pytest.fixture
 def prefect_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port = free_port()
@@ -59,18 +68,16 @@ def prefect_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
+
+    def healthy() -> bool:
+        assert server.poll() is None, (tmp_path / "server.log").read_text()
+        try:
+            return httpx.get(f"{api}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None, (tmp_path / "server.log").read_text()
-            time.sleep(0.5)
-        else:
-            pytest.fail("prefect server did not answer within 120 s")
+        wait_until(healthy, 120, "prefect server did not answer")
         yield api, tmp_path
     finally:
         os.killpg(server.pid, signal.SIGINT)
@@ -108,10 +115,10 @@ def test_deploy_all__event_triggers_dispatch_and_worker_delivers_email(
               "--role", "applicant"], env)  # fmt: skip
 
         # The commit's event reaches the server and the trigger creates a flow run.
-        deadline = time.monotonic() + 60
-        while not _scheduled_dispatch_runs(api) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert _scheduled_dispatch_runs(api), "no dispatch_events run was triggered by the event"
+        wait_until(
+            lambda: bool(_scheduled_dispatch_runs(api)), 60,
+            "no dispatch_events run was triggered by the event",
+        )  # fmt: skip
 
         _run([prefect, "worker", "start", "--pool", "qmas", "--run-once"], env, timeout=240)
 
