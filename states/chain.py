@@ -35,8 +35,16 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+# Hashed only when present, so that rows written before notes existed still verify.
+OPTIONAL_HASHED_FIELDS = ("note",)
+
+
 def row_hash(prev_hash: str, row: Mapping[Any, Any]) -> str:
-    body = canonical_json({k: row[k] for k in HASHED_FIELDS})
+    fields = {k: row[k] for k in HASHED_FIELDS}
+    for k in OPTIONAL_HASHED_FIELDS:
+        if row.get(k) is not None:
+            fields[k] = row[k]
+    body = canonical_json(fields)
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 

@@ -87,6 +87,8 @@ class HistoryEntry(SQLModel, table=True):
     actor: str = Field(max_length=200)
     role: str = Field(max_length=16)
     reason: str | None = Field(default=None, sa_column=Column(Text))
+    # An internal remark (``--note``): kept in history and hashed, never put in an email.
+    note: str | None = Field(default=None, sa_column=Column(Text))
     payload: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     at: str = Field(max_length=32)
     workflow: str = Field(max_length=32)

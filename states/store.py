@@ -12,13 +12,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, text, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from states.catalogue import TERMINAL, State
 from states.chain import canonical_json, row_hash
 from states.db import BEGIN_MODE, make_engine
 from states.driver import Driver
-from states.errors import Conflict, NotFound, TransitionNotAllowed
+from states.errors import Conflict, NotFound
 from states.models import TABLES, SQLModel
 from states.models import applications as app_t
 from states.models import dependants as dep_t
@@ -28,28 +28,90 @@ from states.models import outbox as out_t
 _LIVE_STATES = [s.value for s in State if s not in TERMINAL and s is not State.draft]
 
 
-@dataclass
-class CaseSnapshot:
-    """A plain copy of an application row: what the workflow decides on."""
+@dataclass(frozen=True, slots=True)
+class Case:
+    """A plain, typed copy of an application row: what the workflow decides on."""
 
     id: int
     state: str
     version: int
     workflow: str
     head_hash: str
-    values: dict[str, Any]
+    state_since: str
+    created_at: str
+    updated_at: str
+    name: str
+    date_of_birth: str
+    nationality: str
+    mainland_resident: bool
+    email: str
+    language: str
+    travel_document_number: str
+    representative_name: str | None
+    representative_email: str | None
+    declaration_signed: bool
+    profile: dict[str, Any]
+    file_number: str | None
+    lodged_on: str | None
+    submitted_at: str | None
+    ruleset: str | None
+    test: str | None
+    score: int | None
+    pass_mark: int | None
+    passed: bool | None
+    categories: dict[str, Any] | None
+    quota_year: int | None
+    allotted_at: str | None
+    fee_due: int | None
+    fee_paid: int | None
+    payment_method: str | None
+    consent_letter: str | None
+    evisa_number: str | None
+    deadline: str | None
+    outcome_reason: str | None
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["values"][name]
-        except KeyError:
-            raise AttributeError(name) from None
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Case:
+        return cls(**{name: row[name] for name in _CASE_FIELDS})
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The row as a dict (read models)."""
+        return {name: getattr(self, name) for name in _CASE_FIELDS}
 
 
-@dataclass
+_CASE_FIELDS = tuple(Case.__dataclass_fields__)
+
+
+@dataclass(frozen=True, slots=True)
+class DependantRow:
+    id: int
+    position: int
+    name: str
+    relation: str
+    date_of_birth: str
+    file_number: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRow:
+    id: int
+    round: int
+    item: str
+    due: str
+    status: str
+    waiver_reason: str | None
+    requested_at: str
+    resolved_at: str | None
+
+
+_DEPENDANT_FIELDS = tuple(DependantRow.__dataclass_fields__)
+_DOCUMENT_FIELDS = tuple(DocumentRow.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
 class QuotaClaim:
     year: int
-    cap: int | None  # None: no cap in force
 
 
 @dataclass
@@ -69,6 +131,7 @@ class TransitionCommit:
     at: str
     workflow: str
     ruleset: str | None
+    note: str | None = None
     updates: dict[str, Any] = field(default_factory=dict)
     new_documents: list[dict[str, Any]] = field(default_factory=list)
     resolved_documents: list[dict[str, Any]] = field(default_factory=list)
@@ -92,7 +155,7 @@ class Committed:
 _SELECT_CASE = "SELECT * FROM applications WHERE id = :case_id"
 _HISTORY_COLUMNS = (
     *("case_id", "seq", "from_state", "to_state", "trigger", "actor", "role", "reason"),
-    *("payload", "at", "workflow", "ruleset", "prev_hash", "hash"),
+    *("note", "payload", "at", "workflow", "ruleset", "prev_hash", "hash"),
 )
 _INSERT_HISTORY = (
     f"INSERT INTO history ({', '.join(_HISTORY_COLUMNS)}) "
@@ -114,10 +177,8 @@ _RESOLVE_DOC = (
     "resolved_at = :b_at WHERE id = :b_id"
 )
 _NUMBER_DEPENDANT = "UPDATE dependants SET file_number = :b_number WHERE id = :b_id"
-_CLAIM_QUOTA = (
-    "INSERT INTO quota_usage (year, used) VALUES (:year, 1) ON CONFLICT (year) DO UPDATE "
-    "SET used = quota_usage.used + 1 WHERE :cap < 0 OR quota_usage.used < :cap"
-)
+# The counter row exists and is locked by then (Tx.quota_used with lock=True).
+_CLAIM_QUOTA = "UPDATE quota_usage SET used = used + 1 WHERE year = :year"
 _SELECT_DEPENDANTS = "SELECT * FROM dependants WHERE application_id = :case_id ORDER BY position"
 _SELECT_DOCUMENTS = "SELECT * FROM document_requests WHERE case_id = :case_id ORDER BY id"
 _LIVE_CASES = (
@@ -125,6 +186,7 @@ _LIVE_CASES = (
     f"AND id <> :exclude AND state IN ({', '.join(repr(s) for s in _LIVE_STATES)})"
 )
 _QUOTA_USED = "SELECT used FROM quota_usage WHERE year = :year"
+_QUOTA_ROW = "INSERT INTO quota_usage (year, used) VALUES (:year, 0) ON CONFLICT DO NOTHING"
 _cas_cache: dict[tuple[str, ...], str] = {}
 
 
@@ -149,6 +211,7 @@ class Tx:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.dialect = conn.dialect.name
+        self.pg = self.dialect == "postgresql"
         self._driver: Driver | None = None
 
     @property
@@ -158,7 +221,7 @@ class Tx:
         return self._driver
 
     # --- cases -------------------------------------------------------------------------
-    def load_case(self, case_id: int, *, lock: bool = False) -> CaseSnapshot:
+    def load_case(self, case_id: int, *, lock: bool = False) -> Case:
         """The case row as a snapshot; ``lock`` holds the row until commit (PostgreSQL).
 
         A writer must lock: under READ COMMITTED a guard's later reads (documents, quotas)
@@ -169,14 +232,7 @@ class Tx:
         values = self.driver.one(sql, {"case_id": case_id})
         if values is None:
             raise NotFound(f"no case {case_id}")
-        return CaseSnapshot(
-            id=values["id"],
-            state=values["state"],
-            version=values["version"],
-            workflow=values["workflow"],
-            head_hash=values["head_hash"],
-            values=values,
-        )
+        return Case.from_row(values)
 
     def create_case(
         self, values: Mapping[str, Any], dependants: Sequence[Mapping[str, Any]]
@@ -192,12 +248,28 @@ class Tx:
     def dependants(self, case_id: int) -> list[dict[str, Any]]:
         return self.driver.all(_SELECT_DEPENDANTS, {"case_id": case_id})
 
+    def dependant_rows(self, case_id: int) -> tuple[DependantRow, ...]:
+        return tuple(
+            DependantRow(**{k: r[k] for k in _DEPENDANT_FIELDS}) for r in self.dependants(case_id)
+        )
+
     def documents(self, case_id: int, status: str | None = None) -> list[dict[str, Any]]:
         rows = self.driver.all(_SELECT_DOCUMENTS, {"case_id": case_id})
         return [r for r in rows if status is None or r["status"] == status]
 
-    def quota_used(self, year: int) -> int:
-        row = self.driver.one(_QUOTA_USED, {"year": year})
+    def document_rows(self, case_id: int) -> tuple[DocumentRow, ...]:
+        return tuple(
+            DocumentRow(**{k: r[k] for k in _DOCUMENT_FIELDS}) for r in self.documents(case_id)
+        )
+
+    def quota_used(self, year: int, *, lock: bool = False) -> int:
+        """Quotas allotted in ``year``; ``lock`` holds the year's counter until commit, so the
+        quota guard's answer stays true until the allotment commits (PostgreSQL)."""
+        db = self.driver
+        if lock:
+            db.execute(_QUOTA_ROW, {"year": year})
+        sql = _QUOTA_USED + (" FOR UPDATE" if lock and self.pg else "")
+        row = db.one(sql, {"year": year})
         return int(row["used"]) if row else 0
 
     def live_cases_for(
@@ -225,11 +297,9 @@ class Tx:
 
     def lock_person(self, travel_document_number: str, nationality: str) -> None:
         """Serialise submissions of one person on PostgreSQL (SQLite writers are serial anyway)."""
-        if self.dialect == "postgresql":
-            self.conn.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
-                {"k": f"qmas-person:{nationality}:{travel_document_number}"},
-            )
+        if self.pg:
+            key = f"qmas-person:{nationality}:{travel_document_number}"
+            self.driver.execute("SELECT pg_advisory_xact_lock(hashtext(:k))", {"k": key})
 
     # --- the transition ----------------------------------------------------------------
     def commit_transition(self, c: TransitionCommit) -> Committed:
@@ -246,6 +316,7 @@ class Tx:
             "actor": c.actor,
             "role": c.role,
             "reason": c.reason,
+            "note": c.note,
             "payload": payload,
             "at": c.at,
             "workflow": c.workflow,
@@ -298,13 +369,9 @@ class Tx:
 
     def _claim_quota(self, c: TransitionCommit) -> None:
         assert c.quota is not None
-        params = {"year": c.quota.year, "cap": -1 if c.quota.cap is None else c.quota.cap}
-        if c.quota.cap == 0 or self.driver.execute(_CLAIM_QUOTA, params).rowcount != 1:
-            raise TransitionNotAllowed(
-                c.trigger,
-                c.from_state,
-                [f"The {c.quota.year} quota of {c.quota.cap:,} has been used up."],
-            )
+        if self.driver.execute(_CLAIM_QUOTA, {"year": c.quota.year}).rowcount != 1:
+            # The decision loaded (and on PostgreSQL locked) the counter: it cannot be missing.
+            raise Conflict(c.case_id, c.from_version, None)
 
 
 class Store:

@@ -35,10 +35,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-def _email(value: str) -> str:
-    if not EMAIL.match(value):
-        raise ValueError(f"'{value}' is not an email address")
+def check_email(value: str) -> str:
+    """The one email check of the engine (application files, amendments)."""
+    if len(value) > 320 or not EMAIL.match(value):
+        raise ValueError(f"'{value[:80]}' is not an email address")
     return value
+
+
+_email = check_email
 
 
 class Representative(_Strict):
@@ -89,13 +93,33 @@ def _where(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc) or "file"
 
 
-def format_errors(err: ValidationError, prefix: str = "") -> list[str]:
+def _model_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that holds the field at ``loc`` (following nested models)."""
+    for part in loc:
+        if model is None or not isinstance(part, str) or part not in model.model_fields:
+            return None
+        annotation = model.model_fields[part].annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        model = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
+    return model
+
+
+def format_errors(
+    err: ValidationError, prefix: str = "", *, model: type[BaseModel] | None = None
+) -> list[str]:
+    """One line per problem, ``where: what``; an unknown field names the fields allowed."""
     lines = []
     for e in err.errors():
-        where = _where(tuple(e["loc"]))
+        loc = tuple(e["loc"])
+        where = _where(loc)
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown field"
+            holder = _model_at(model, loc[:-1])
+            if holder is not None:
+                msg += f"; allowed: {', '.join(holder.model_fields)}"
         lines.append(f"{prefix}{where}: {msg}")
     return lines
 
@@ -132,7 +156,7 @@ def parse_application(data: Any, *, today: date) -> ApplicationFile:
     try:
         app = ApplicationFile.model_validate(data)
     except ValidationError as err:
-        problems.extend(format_errors(err))
+        problems.extend(format_errors(err, model=ApplicationFile))
     profile = data.get("profile")
     if isinstance(profile, dict) and profile:
         from workflows.rules import validate_profile  # the points-test profile contract

@@ -1,12 +1,13 @@
-"""Effects: what each allowed transition writes besides the state (numbers, documents, fees).
+"""Effects: what each allowed move writes besides the state (numbers, documents, fees).
 
-Pure functions of the context: they return the column updates and rows to write; the store
-commits them with the history row in one transaction.
+Pure functions of the decision's `Context`: they return the column updates and rows to write
+(`Effects`); the store commits them with the history row in one transaction. Each declares the
+facts it reads, like a guard; the move table names each move's effect.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -14,14 +15,15 @@ from typing import Any
 from states.store import QuotaClaim
 from workflows.calendar import add_working_days
 from workflows.clock import iso
-from workflows.context import (
+from workflows.context import Context
+from workflows.facts import Fact
+from workflows.inputs import (
+    AmendInput,
     ConsentInput,
-    Context,
+    DocumentsInput,
     PayFeeInput,
-    ReceiveDocumentsInput,
     RequestDocumentsInput,
 )
-from workflows.spec import Trigger
 
 
 @dataclass
@@ -34,17 +36,22 @@ class Effects:
     quota: QuotaClaim | None = None
 
 
-EFFECTS: dict[Trigger, Callable[[Context], Effects]] = {}
+@dataclass(frozen=True)
+class Effect:
+    name: str
+    apply: Callable[[Context], Effects]
+    needs: frozenset[Fact]
+    doc: str
+
+    def __call__(self, ctx: Context) -> Effects:
+        return self.apply(ctx)
 
 
-def effect(
-    trigger: Trigger,
-) -> Callable[[Callable[[Context], Effects]], Callable[[Context], Effects]]:
-    def register(fn: Callable[[Context], Effects]) -> Callable[[Context], Effects]:
-        EFFECTS[trigger] = fn
-        return fn
+def effect(*, needs: Iterable[Fact] = ()) -> Callable[[Callable[[Context], Effects]], Effect]:
+    def make(fn: Callable[[Context], Effects]) -> Effect:
+        return Effect(fn.__name__, fn, frozenset(needs), (fn.__doc__ or "").strip())
 
-    return register
+    return make
 
 
 def check_digit(text: str) -> str:
@@ -53,8 +60,9 @@ def check_digit(text: str) -> str:
     return "0123456789X"[total % 11]
 
 
-@effect(Trigger.submit)
-def _submit(ctx: Context) -> Effects:
+@effect()
+def lodge(ctx: Context) -> Effects:
+    """Record the lodging date and the assessment under the rule set in force on it."""
     a = ctx.assessment
     updates: dict[str, Any] = {"lodged_on": ctx.lodged_on.isoformat(), "submitted_at": iso(ctx.now)}
     payload: dict[str, Any] = {"lodged_on": ctx.lodged_on.isoformat()}
@@ -71,21 +79,23 @@ def _submit(ctx: Context) -> Effects:
     return Effects(updates=updates, payload=payload)
 
 
-@effect(Trigger.issue_file_number)
-def _file_number(ctx: Context) -> Effects:
+@effect(needs=[Fact.dependants])
+def number_files(ctx: Context) -> Effects:
+    """File numbers: QM<year>-<id> for the applicant, -D<n> for each dependant."""
     year = (ctx.case.lodged_on or ctx.today.isoformat())[:4]
     number = f"{ctx.settings.file_number_prefix}{year}-{ctx.case.id:06d}"
-    deps = [(d["id"], f"{number}-D{d['position']}") for d in ctx.dependants]
+    deps = [(d.id, f"{number}-D{d.position}") for d in ctx.dependants]
     payload = {"file_number": number, "dependants": [n for _, n in deps]}
     return Effects(updates={"file_number": number}, payload=payload, dependant_numbers=deps)
 
 
-@effect(Trigger.request_documents)
-def _request_documents(ctx: Context) -> Effects:
+@effect(needs=[Fact.documents])
+def open_document_requests(ctx: Context) -> Effects:
+    """A new round of document requests with one due date, which becomes the deadline."""
     assert isinstance(ctx.data, RequestDocumentsInput)
     due = ctx.data.due or add_working_days(ctx.today, ctx.settings.document_period_working_days)
     items = list(dict.fromkeys(ctx.data.documents))  # once each, in the order given
-    round_no = 1 + max((d["round"] for d in ctx.tx.documents(ctx.case.id)), default=0)
+    round_no = 1 + max((d.round for d in ctx.facts.documents), default=0)
     rows = [
         {
             "round": round_no,
@@ -100,27 +110,47 @@ def _request_documents(ctx: Context) -> Effects:
     return Effects(updates={"deadline": due.isoformat()}, payload=payload, new_documents=rows)
 
 
-@effect(Trigger.receive_documents)
-def _receive_documents(ctx: Context) -> Effects:
-    assert isinstance(ctx.data, ReceiveDocumentsInput)
+def _resolve(ctx: Context, everything: bool) -> list[dict[str, Any]]:
+    assert isinstance(ctx.data, DocumentsInput)
     at = iso(ctx.now)
+    named = set(ctx.data.received) | set(ctx.data.waived)
     resolved = []
     for d in ctx.outstanding:
-        waived = ctx.data.waived.get(d["item"])
-        status = (
-            "waived" if waived is not None and d["item"] not in ctx.data.received else "received"
-        )
-        resolved.append({"b_id": d["id"], "b_status": status, "b_reason": waived, "b_at": at})
-    payload = {"received": list(ctx.data.received), "waived": dict(ctx.data.waived)}
-    return Effects(updates={"deadline": None}, payload=payload, resolved_documents=resolved)
+        if not everything and d.item not in named:
+            continue
+        waived = ctx.data.waived.get(d.item)
+        status = "waived" if waived is not None and d.item not in ctx.data.received else "received"
+        resolved.append({"b_id": d.id, "b_status": status, "b_reason": waived, "b_at": at})
+    return resolved
 
 
-@effect(Trigger.allot_quota)
-def _allot_quota(ctx: Context) -> Effects:
-    from workflows.rules import annual_quota, fee_due_at
+def _receipt(ctx: Context) -> dict[str, Any]:
+    assert isinstance(ctx.data, DocumentsInput)
+    return {"received": list(ctx.data.received), "waived": dict(ctx.data.waived)}
 
-    year = ctx.today.year
-    cap = annual_quota(year, ctx.today, overrides=ctx.settings.annual_quotas)
+
+@effect(needs=[Fact.documents])
+def close_document_requests(ctx: Context) -> Effects:
+    """Every outstanding document is received or waived; the deadline is lifted."""
+    resolved = _resolve(ctx, everything=True)
+    return Effects(updates={"deadline": None}, payload=_receipt(ctx), resolved_documents=resolved)
+
+
+@effect(needs=[Fact.documents])
+def record_some_documents(ctx: Context) -> Effects:
+    """The documents named are received or waived; the others stay open, as does the deadline."""
+    resolved = _resolve(ctx, everything=False)
+    remaining = len(ctx.outstanding) - len(resolved)
+    payload = {**_receipt(ctx), "outstanding": remaining}
+    return Effects(payload=payload, resolved_documents=resolved)
+
+
+@effect(needs=[Fact.quota])
+def allot(ctx: Context) -> Effects:
+    """Count the quota against the year, set the fee due and the payment deadline."""
+    from workflows.rules import fee_due_at
+
+    year = ctx.facts.quota_year
     fee = fee_due_at(ctx.now)
     deadline = ctx.today + timedelta(days=ctx.settings.payment_period_days)
     updates = {
@@ -130,40 +160,81 @@ def _allot_quota(ctx: Context) -> Effects:
         "deadline": deadline.isoformat(),
     }
     payload = {"quota_year": year, "fee_due": fee, "payment_deadline": deadline.isoformat()}
-    return Effects(updates=updates, payload=payload, quota=QuotaClaim(year, cap))
+    return Effects(updates=updates, payload=payload, quota=QuotaClaim(year))
 
 
-@effect(Trigger.record_mainland_consent)
-def _consent(ctx: Context) -> Effects:
+@effect()
+def record_consent(ctx: Context) -> Effects:
+    """Keep the consent letter's issuer and reference."""
     assert isinstance(ctx.data, ConsentInput)
     letter = ctx.data.consent_letter
     return Effects(updates={"consent_letter": letter}, payload={"consent_letter": letter})
 
 
-@effect(Trigger.pay_fee)
-def _pay_fee(ctx: Context) -> Effects:
+@effect()
+def record_payment(ctx: Context) -> Effects:
+    """Record the amount and method; the payment deadline is lifted."""
     assert isinstance(ctx.data, PayFeeInput)
     amount = int(ctx.data.amount or 0)
     updates = {"fee_paid": amount, "payment_method": ctx.data.method, "deadline": None}
     return Effects(updates=updates, payload={"amount": amount, "method": ctx.data.method})
 
 
-@effect(Trigger.issue_evisa)
-def _evisa(ctx: Context) -> Effects:
+@effect()
+def number_evisa(ctx: Context) -> Effects:
+    """An e-Visa number with a check character."""
     year = ctx.today.year
     base = f"{ctx.settings.evisa_prefix}{year}-{ctx.case.id:06d}"
     number = f"{base}-{check_digit(base)}"
     return Effects(updates={"evisa_number": number}, payload={"evisa_number": number})
 
 
-def _closing(ctx: Context) -> Effects:
-    return Effects(updates={"deadline": None, "outcome_reason": ctx.reason})
+@effect()
+def close(ctx: Context) -> Effects:
+    """Close the case: no deadline any more; the reason told to the applicant is kept."""
+    from workflows.reasons import REASONS
+
+    code = ctx.request.reason_code
+    told = ctx.reason if code is None or ctx.reason else REASONS[code].en
+    payload = {"reason_code": code} if code is not None else {}
+    return Effects(updates={"deadline": None, "outcome_reason": told}, payload=payload)
 
 
-for _t in (Trigger.refuse, Trigger.withdraw, Trigger.lapse):
-    EFFECTS[_t] = _closing
+_APPLICANT_COLUMNS = ("email", "language", "representative_name", "representative_email")
 
 
-@effect(Trigger.shortlist)
-def _nothing(ctx: Context) -> Effects:
+def amended_applicant(ctx: Context) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The applicant's amendable details before and after an amendment."""
+    assert isinstance(ctx.data, AmendInput)
+    case = ctx.case
+    before: dict[str, Any] = {c: getattr(case, c) for c in _APPLICANT_COLUMNS}
+    after = dict(before)
+    change = ctx.data.applicant
+    given = change.model_fields_set
+    if "email" in given and change.email is not None:
+        after["email"] = change.email
+    if "language" in given and change.language is not None:
+        after["language"] = change.language
+    if "representative" in given:
+        rep = change.representative
+        after["representative_name"] = rep.name if rep else None
+        after["representative_email"] = rep.email if rep else None
+    return before, after
+
+
+@effect()
+def amend_applicant(ctx: Context) -> Effects:
+    """Correct the applicant's contact details; the history row keeps before and after."""
+    before, after = amended_applicant(ctx)
+    changed = [c for c in _APPLICANT_COLUMNS if before[c] != after[c]]
+    payload = {
+        "before": {c: before[c] for c in changed},
+        "after": {c: after[c] for c in changed},
+    }
+    return Effects(updates={c: after[c] for c in changed}, payload=payload)
+
+
+@effect()
+def nothing(ctx: Context) -> Effects:
+    """The move writes nothing but its history row."""
     return Effects()

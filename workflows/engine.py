@@ -1,12 +1,15 @@
-"""`advance()`: one transition, one transaction. Also case creation and "what can be done now".
+"""`advance()`: one transition, one transaction; `preview()`: the same decision, no commit.
 
-1. load the case snapshot inside a write transaction (``BEGIN IMMEDIATE`` on SQLite);
-2. decide: the move must exist from the state, the role may fire it, every guard holds
-   (a refusal raises with all the reasons and writes nothing);
+1. load the case's facts inside a write transaction (``BEGIN IMMEDIATE`` on SQLite; row and
+   person locks on PostgreSQL): only the facts the move's guards and effect declare;
+2. decide, purely (`workflows.machine.judge`): the move must exist from the state, the role
+   may fire it, every guard holds (a refusal raises with all the reasons and writes nothing);
 3. commit in the same transaction: compare-and-set of state and version, one history row
    on the hash chain, the outbox events;
 4. after the commit, call the registered listeners (the Prefect nudge). The outbox is the
    source of truth, so a lost nudge loses nothing.
+
+Also case creation and "what can be done now" (`available_actions`), read from the machine.
 """
 
 from __future__ import annotations
@@ -18,24 +21,17 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from states.errors import Conflict, InvalidInput, TransitionNotAllowed
-from states.store import Committed, Store, TransitionCommit, Tx
+from states.errors import Conflict, InvalidInput, PermissionDenied, TransitionNotAllowed
+from states.store import Committed, Store, TransitionCommit
 from workflows.application import parse_application
 from workflows.clock import iso, now_utc, today_hk
-from workflows.context import Context, parse_input
-from workflows.effects import EFFECTS
-from workflows.machine import (
-    Action,
-    actions,
-    check_guards,
-    check_role,
-    check_state,
-    fire,
-    parse_role,
-    parse_trigger,
-)
+from workflows.context import Context, Request
+from workflows.facts import CaseFacts, load_facts
+from workflows.inputs import parse_input
+from workflows.machine import Judgement, judge, parse_role, parse_trigger
+from workflows.reasons import reason_for
 from workflows.settings import WorkflowSettings
-from workflows.spec import WORKFLOW_VERSION, Role, Trigger
+from workflows.spec import MOVES, TABLE, WORKFLOW_VERSION, Trigger
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +83,49 @@ def _check_actor(actor: str) -> str:
     return actor
 
 
+def _text(value: str | None, what: str, limit: int) -> str | None:
+    value = value.strip() if value else None
+    if value and len(value) > limit:
+        raise InvalidInput(f"{what} is longer than {limit:,} characters")
+    return value or None
+
+
+_CLOSING = frozenset({Trigger.refuse, Trigger.withdraw, Trigger.lapse})
+
+
+def make_request(
+    trigger: str,
+    actor: str,
+    role: str,
+    *,
+    reason: str | None = None,
+    reason_code: str | None = None,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Request:
+    """Parse and check what was asked; `InvalidInput` (bad input) before anything is read."""
+    t = parse_trigger(trigger)
+    r = parse_role(role)
+    code = reason_code.strip() if reason_code and reason_code.strip() else None
+    if code is not None:
+        reason_for(code)  # unknown codes are bad input
+        if t not in _CLOSING:
+            raise InvalidInput(
+                f"--reason-code applies to {', '.join(sorted(_CLOSING))}, not to {t}"
+            )
+    return Request(
+        trigger=t,
+        role=r,
+        actor=_check_actor(actor),
+        data=parse_input(t, data),
+        now=now or now_utc(),
+        reason=_text(reason, "the reason", 4000),
+        reason_code=code,
+        note=_text(note, "the note", 10000),
+    )
+
+
 def advance(
     case_id: int,
     trigger: str,
@@ -96,6 +135,8 @@ def advance(
     reason: str | None = None,
     data: dict[str, Any] | None = None,
     *,
+    reason_code: str | None = None,
+    note: str | None = None,
     store: Store | None = None,
     settings: WorkflowSettings | None = None,
     now: datetime | None = None,
@@ -103,62 +144,36 @@ def advance(
     """Move a case by ``trigger``; raise a `QmasError` (and write nothing) if it may not move."""
     store = store or default_store()
     settings = settings or default_settings()
-    t = parse_trigger(trigger)
-    r = parse_role(role)
-    actor = _check_actor(actor)
-    reason = reason.strip() if reason and reason.strip() else None
-    parsed = parse_input(t, data)
-    moment = now or now_utc()
+    request = make_request(
+        trigger, actor, role, reason=reason, reason_code=reason_code, note=note, data=data, now=now
+    )
+    t = request.trigger
     with store.write() as tx:
-        case = tx.load_case(case_id, lock=True)
+        facts = load_facts(tx, case_id, MOVES[t].needs, today=today_hk(request.now), lock=True)
+        case = facts.case
         if expected_version is not None and case.version != expected_version:
             raise Conflict(case_id, expected_version, case.version)
-        not_here = check_state(t, case.state)
-        if not_here:
-            raise TransitionNotAllowed(t, case.state, not_here)
-        check_role(t, r)
-        ctx = Context(
-            case=case,
-            tx=tx,
-            trigger=t,
-            role=r,
-            actor=actor,
-            reason=reason,
-            data=parsed,
-            now=moment,
-            settings=settings,
-        )
-        reasons = check_guards(ctx)
-        if reasons:
-            raise TransitionNotAllowed(t, case.state, reasons)
-        dest = fire(case.workflow, case.state, t)
-        fx = EFFECTS[t](ctx)
-        at = iso(moment)
-        payload = {**fx.payload}
-        body = {
-            "case_id": case.id,
-            "version": case.version + 1,
-            "trigger": t.value,
-            "from_state": case.state,
-            "to_state": dest,
-            "actor": actor,
-            "role": r.value,
-            "reason": reason,
-            "payload": payload,
-            "at": at,
-        }
+        verdict = judge(Context(facts, request, settings))
+        if verdict.refused_by == "role":
+            raise PermissionDenied(t, request.role, [r.value for r in MOVES[t].roles])
+        if verdict.effects is None:
+            raise TransitionNotAllowed(t, case.state, verdict.reasons)
+        fx = verdict.effects
+        at = iso(request.now)
+        body = event_body(case.id, case.version + 1, verdict, request, fx.payload, at)
         committed: Committed = tx.commit_transition(
             TransitionCommit(
                 case_id=case.id,
                 from_version=case.version,
                 prev_hash=case.head_hash,
                 from_state=case.state,
-                to_state=dest,
+                to_state=verdict.to_state,
                 trigger=t.value,
-                actor=actor,
-                role=r.value,
-                reason=reason,
-                payload=payload,
+                actor=request.actor,
+                role=request.role.value,
+                reason=request.reason,
+                note=request.note,
+                payload=fx.payload,
                 at=at,
                 workflow=case.workflow,
                 ruleset=fx.updates.get("ruleset", case.ruleset),
@@ -174,7 +189,7 @@ def advance(
         case.id,
         t.value,
         case.state,
-        dest,
+        verdict.to_state,
         committed.version,
         committed.history_id,
         committed.hash,
@@ -186,6 +201,78 @@ def advance(
         except Exception:  # the nudge is best effort: the outbox already holds the work
             log.warning("post-commit listener %r failed", listener, exc_info=True)
     return result
+
+
+def event_body(
+    case_id: int,
+    version: int,
+    verdict: Judgement,
+    request: Request,
+    payload: dict[str, Any],
+    at: str,
+) -> dict[str, Any]:
+    """The outbox event of a transition: what the flows act on. Never the internal note."""
+    return {
+        "case_id": case_id,
+        "version": version,
+        "trigger": verdict.trigger.value,
+        "from_state": verdict.from_state,
+        "to_state": verdict.to_state,
+        "actor": request.actor,
+        "role": request.role.value,
+        "reason": request.reason,
+        "reason_code": request.reason_code,
+        "payload": payload,
+        "at": at,
+    }
+
+
+@dataclass(frozen=True)
+class Previewed:
+    """What `advance` would do, computed by the same decision, with nothing written."""
+
+    case: Any  # states.store.Case, as loaded
+    facts: CaseFacts
+    request: Request
+    verdict: Judgement
+    body: dict[str, Any] | None  # the outbox event advance would write (None when refused)
+
+
+def preview(
+    case_id: int,
+    trigger: str,
+    actor: str,
+    role: str,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+    *,
+    reason_code: str | None = None,
+    note: str | None = None,
+    store: Store | None = None,
+    settings: WorkflowSettings | None = None,
+    now: datetime | None = None,
+) -> Previewed:
+    """Run `advance`'s decision in a read-only transaction; refusals are answers, not errors."""
+    store = store or default_store()
+    settings = settings or default_settings()
+    request = make_request(
+        trigger, actor, role, reason=reason, reason_code=reason_code, note=note, data=data, now=now
+    )
+    t = request.trigger
+    with store.read() as tx:
+        facts = load_facts(tx, case_id, MOVES[t].needs, today=today_hk(request.now), lock=False)
+    verdict = judge(Context(facts, request, settings))
+    body = None
+    if verdict.effects is not None:
+        body = event_body(
+            case_id,
+            facts.case.version + 1,
+            verdict,
+            request,
+            verdict.effects.payload,
+            iso(request.now),
+        )
+    return Previewed(facts.case, facts, request, verdict, body)
 
 
 def create_case(data: Any, *, store: Store | None = None, now: datetime | None = None) -> int:
@@ -223,6 +310,44 @@ def create_case(data: Any, *, store: Store | None = None, now: datetime | None =
         return tx.create_case(values, deps)
 
 
+@dataclass
+class Action:
+    trigger: str
+    allowed: bool
+    reasons: list[str]
+    dest: str
+    roles: list[str]
+    needs: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "trigger": self.trigger,
+            "allowed": self.allowed,
+            "reasons": self.reasons,
+            "to_state": self.dest,
+            "roles": self.roles,
+            "needs": self.needs,
+        }
+
+
+INPUT_HINTS: dict[Trigger, str] = {
+    Trigger.submit: 'optional --data \'{"lodged_on": "YYYY-MM-DD"}\'',
+    Trigger.request_documents: (
+        '--data \'{"documents": ["police_certificate"], "due": "YYYY-MM-DD"}\''
+    ),
+    Trigger.receive_documents: '--data \'{"received": [...], "waived": {"name": "reason"}}\'',
+    Trigger.record_documents: '--data \'{"received": [...], "waived": {"name": "reason"}}\'',
+    Trigger.record_mainland_consent: '--data \'{"consent_letter": "issuer and reference"}\'',
+    Trigger.pay_fee: '--data \'{"amount": N, "method": "fps"}\'',
+    Trigger.refuse: "--reason-code CODE (qmas reasons) or --reason TEXT",
+    Trigger.amend: '--data \'{"applicant": {"email": "...", "language": "zh-HK"}}\'',
+    Trigger.note: "--note TEXT",
+}
+
+# Every fact any move may read: "what can be done now" judges every trigger at once.
+_ALL_FACTS = frozenset(f for m in TABLE for f in m.needs)
+
+
 def available_actions(
     case_id: int,
     role: str,
@@ -237,35 +362,19 @@ def available_actions(
     r = parse_role(role)
     moment = now or now_utc()
     with store.read() as tx:
-        case = tx.load_case(case_id)
-
-        def ctx_for(t: Trigger) -> Context:
-            return _read_only_context(case, tx, t, r, moment, settings)
-
-        return actions(ctx_for, case.state, r)
-
-
-def _read_only_context(
-    case: Any, tx: Tx, t: Trigger, r: Role, moment: datetime, settings: WorkflowSettings
-) -> Context:
-    return Context(
-        case=case,
-        tx=_ReadOnlyTx(tx),
-        trigger=t,
-        role=r,
-        actor="",
-        reason=None,
-        data=parse_input(t, {}),
-        now=moment,
-        settings=settings,
-    )
-
-
-class _ReadOnlyTx(Tx):
-    """A transaction for "what can be done now": lookups only, no locks taken."""
-
-    def __init__(self, tx: Tx) -> None:
-        super().__init__(tx.conn)
-
-    def lock_person(self, travel_document_number: str, nationality: str) -> None:
-        return None
+        facts = load_facts(tx, case_id, _ALL_FACTS, today=today_hk(moment), lock=False)
+    out = []
+    for move in TABLE:
+        request = Request(move.trigger, r, "", parse_input(move.trigger, {}), moment)
+        verdict = judge(Context(facts, request, settings), include_input=False)
+        out.append(
+            Action(
+                trigger=move.trigger.value,
+                allowed=verdict.allowed,
+                reasons=verdict.reasons,
+                dest=verdict.to_state,
+                roles=sorted(x.value for x in move.roles),
+                needs=INPUT_HINTS.get(move.trigger),
+            )
+        )
+    return out

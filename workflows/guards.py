@@ -1,26 +1,32 @@
-"""Guards: the rules a transition must satisfy, each returning the sentences a caseworker reads.
+"""Guards: the rules a move must satisfy, each returning the sentences a caseworker reads.
 
-A guard returns ``[]`` when it holds. Guards marked ``on_input`` judge the trigger's ``--data``
-or ``--reason``; "what can be done now" skips them and says what input the action needs.
+A guard is a pure function of the decision's `Context` (facts, input, clock) and returns
+``[]`` when it holds. Each declares the facts it reads (`needs`) so the store loads them once,
+under the lock, before deciding. Guards marked ``on_input`` judge the trigger's ``--data``,
+``--reason`` or ``--note``; "what can be done now" skips them and says what input the action
+needs. The move table (`workflows.spec`) names which guards guard which move.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
 from states.catalogue import State
-from workflows.application import age_on
-from workflows.context import (
+from workflows.context import Context
+from workflows.documents import NAME, label
+from workflows.facts import Fact
+from workflows.formats import hkd, long_date
+from workflows.inputs import (
+    AmendInput,
     ConsentInput,
-    Context,
+    DocumentsInput,
     PayFeeInput,
-    ReceiveDocumentsInput,
     RequestDocumentsInput,
 )
-from workflows.documents import NAME, label
-from workflows.spec import Trigger
+from workflows.reasons import OTHER
+from workflows.rules.dates import age_on
 
 
 @dataclass(frozen=True)
@@ -28,34 +34,24 @@ class Guard:
     name: str
     check: Callable[[Context], list[str]]
     on_input: bool
+    needs: frozenset[Fact]
     doc: str
 
-
-GUARDS: dict[Trigger, list[Guard]] = {t: [] for t in Trigger}
+    def __call__(self, ctx: Context) -> list[str]:
+        return self.check(ctx)
 
 
 def guard(
-    *triggers: Trigger, on_input: bool = False
-) -> Callable[[Callable[[Context], list[str]]], Callable[[Context], list[str]]]:
-    def register(fn: Callable[[Context], list[str]]) -> Callable[[Context], list[str]]:
-        for t in triggers:
-            GUARDS[t].append(Guard(fn.__name__, fn, on_input, (fn.__doc__ or "").strip()))
-        return fn
+    *, on_input: bool = False, needs: Iterable[Fact] = ()
+) -> Callable[[Callable[[Context], list[str]]], Guard]:
+    def make(fn: Callable[[Context], list[str]]) -> Guard:
+        return Guard(fn.__name__, fn, on_input, frozenset(needs), (fn.__doc__ or "").strip())
 
-    return register
-
-
-def longdate(day: date | str) -> str:
-    d = date.fromisoformat(day) if isinstance(day, str) else day
-    return f"{d.day} {d.strftime('%B %Y')}"
-
-
-def fee_label(amount: float) -> str:
-    return f"HK${amount:,.0f}" if float(amount).is_integer() else f"HK${amount:,.2f}"
+    return make
 
 
 # --- submit --------------------------------------------------------------------------------
-@guard(Trigger.submit)
+@guard()
 def application_complete(ctx: Context) -> list[str]:
     """An application is lodged complete and signed (qmas.md §3.1)."""
     out = []
@@ -66,47 +62,45 @@ def application_complete(ctx: Context) -> list[str]:
     return out
 
 
-@guard(Trigger.submit, on_input=True)
+@guard(on_input=True)
 def lodging_date_valid(ctx: Context) -> list[str]:
     """The lodging date chooses the rules; it cannot be in the future."""
     if ctx.lodged_on > ctx.today:
-        return [f"The lodging date {longdate(ctx.lodged_on)} is in the future."]
+        return [f"The lodging date {long_date(ctx.lodged_on)} is in the future."]
     from workflows.rules import RULESETS
 
     first = min(r.starts for r in RULESETS)
     if ctx.lodged_on < first:
-        return [f"No rule set covers a lodging date before {longdate(first)}."]
+        return [f"No rule set covers a lodging date before {long_date(first)}."]
     return []
 
 
-@guard(Trigger.submit)
+@guard(needs=[Fact.dependants])
 def dependants_eligible(ctx: Context) -> list[str]:
     """Dependants are a spouse and unmarried children under 18 on the lodging date (§3.10)."""
     out = []
     for d in ctx.dependants:
-        if d["relation"] == "child":
-            age = age_on(date.fromisoformat(d["date_of_birth"]), ctx.lodged_on)
+        if d.relation == "child":
+            born = date.fromisoformat(d.date_of_birth)
+            age = age_on(born, ctx.lodged_on) if born <= ctx.lodged_on else 0
             if age >= 18:
                 out.append(
-                    f"{d['name']} is {age} on the lodging date; a child dependant must be under 18."
+                    f"{d.name} is {age} on the lodging date; a child dependant must be under 18."
                 )
     return out
 
 
-@guard(Trigger.submit)
+@guard()
 def eligible(ctx: Context) -> list[str]:
     """Prerequisites, nationality and the points test of the rule set in force (§1, §2)."""
     assessment = ctx.assessment
     return list(assessment.reasons) if assessment is not None else []
 
 
-@guard(Trigger.submit)
+@guard(needs=[Fact.live_cases])
 def one_live_application(ctx: Context) -> list[str]:
     """One application at a time (qmas.md §1.1): same travel document and nationality."""
-    ctx.tx.lock_person(ctx.case.travel_document_number, ctx.case.nationality)
-    others = ctx.tx.live_cases_for(
-        ctx.case.travel_document_number, ctx.case.nationality, ctx.case.id
-    )
+    others = ctx.facts.other_live_cases
     if others:
         ids = ", ".join(str(i) for i in others)
         return [
@@ -116,7 +110,7 @@ def one_live_application(ctx: Context) -> list[str]:
 
 
 # --- documents -----------------------------------------------------------------------------
-@guard(Trigger.request_documents, on_input=True)
+@guard(on_input=True)
 def documents_named(ctx: Context) -> list[str]:
     """A request names at least one document, by a due date not already past."""
     assert isinstance(ctx.data, RequestDocumentsInput)
@@ -132,54 +126,90 @@ def documents_named(ctx: Context) -> list[str]:
             f"{', '.join(bad)}."
         )
     if ctx.data.due is not None and ctx.data.due < ctx.today:
-        out.append(f"The due date {longdate(ctx.data.due)} is already past.")
+        out.append(f"The due date {long_date(ctx.data.due)} is already past.")
     return out
 
 
-def _outstanding_text(ctx: Context) -> str:
-    return ", ".join(f"{label(d['item'])} (due {longdate(d['due'])})" for d in ctx.outstanding)
+def _outstanding_text(ctx: Context, only: Iterable[str] | None = None) -> str:
+    keep = None if only is None else set(only)
+    return ", ".join(
+        f"{label(d.item)} (due {long_date(d.due)})"
+        for d in ctx.outstanding
+        if keep is None or d.item in keep
+    )
 
 
-@guard(Trigger.receive_documents, on_input=True)
-def documents_accounted_for(ctx: Context) -> list[str]:
-    """Every requested document is received, or waived with a reason."""
-    assert isinstance(ctx.data, ReceiveDocumentsInput)
-    wanted = {d["item"] for d in ctx.outstanding}
+def _named_documents(ctx: Context) -> list[str]:
+    """What a receipt of documents names must be outstanding, and every waiver needs a reason."""
+    assert isinstance(ctx.data, DocumentsInput)
+    wanted = {d.item for d in ctx.outstanding}
     named = set(ctx.data.received) | set(ctx.data.waived)
     out = []
-    stray = sorted(named - wanted)
-    if stray:
-        out.append(f"Not requested: {', '.join(stray)} (outstanding: {', '.join(sorted(wanted))}).")
-    missing = [d for d in ctx.outstanding if d["item"] not in named]
-    if missing:
-        items = ", ".join(f"{label(d['item'])} (due {longdate(d['due'])})" for d in missing)
-        out.append(f"Documents outstanding: {items}.")
+    stray = named - wanted
+    still = ", ".join(sorted(wanted)) or "none"
+    done = sorted(stray & {d.item for d in ctx.facts.documents})
+    if done:
+        out.append(f"Already recorded: {', '.join(done)} (outstanding: {still}).")
+    never = sorted(stray.difference(done))
+    if never:
+        out.append(f"Not requested: {', '.join(never)} (outstanding: {still}).")
     for name, why in ctx.data.waived.items():
         if not why.strip():
             out.append(f"A waiver of {name} needs a reason.")
     return out
 
 
-@guard(Trigger.shortlist)
+@guard(on_input=True, needs=[Fact.documents])
+def documents_accounted_for(ctx: Context) -> list[str]:
+    """Every requested document is received, or waived with a reason."""
+    assert isinstance(ctx.data, DocumentsInput)
+    out = _named_documents(ctx)
+    named = set(ctx.data.received) | set(ctx.data.waived)
+    missing = [d.item for d in ctx.outstanding if d.item not in named]
+    if missing:
+        out.append(f"Documents outstanding: {_outstanding_text(ctx, missing)}.")
+    return out
+
+
+@guard(on_input=True, needs=[Fact.documents])
+def some_documents_named(ctx: Context) -> list[str]:
+    """A partial receipt names at least one outstanding document; the rest stay open."""
+    assert isinstance(ctx.data, DocumentsInput)
+    out = _named_documents(ctx)
+    if not ctx.data.received and not ctx.data.waived:
+        out.append(
+            "Name the documents received or waived, e.g. "
+            '--data \'{"received": ["police_certificate"]}\'.'
+        )
+    return out
+
+
+@guard(needs=[Fact.documents])
+def documents_open(ctx: Context) -> list[str]:
+    """Documents can be recorded only while some are outstanding."""
+    return [] if ctx.outstanding else ["No document is outstanding on this case."]
+
+
+@guard(needs=[Fact.documents])
 def no_documents_outstanding(ctx: Context) -> list[str]:
     """A case is shortlisted only when no document request is outstanding."""
     return [f"Documents outstanding: {_outstanding_text(ctx)}."] if ctx.outstanding else []
 
 
 # --- selection, consent, fee ---------------------------------------------------------------
-@guard(Trigger.allot_quota)
+@guard(needs=[Fact.quota])
 def quota_left(ctx: Context) -> list[str]:
     """Where the rules cap the year's quota, an allotment needs quota left (qmas.md §3.5)."""
     from workflows.rules import annual_quota
 
-    year = ctx.today.year
+    year = ctx.facts.quota_year
     cap = annual_quota(year, ctx.today, overrides=ctx.settings.annual_quotas)
-    if cap is not None and ctx.tx.quota_used(year) >= cap:
+    if cap is not None and ctx.facts.quota_used >= cap:
         return [f"The {year} quota of {cap:,} has been used up."]
     return []
 
 
-@guard(Trigger.record_mainland_consent)
+@guard()
 def mainland_resident(ctx: Context) -> list[str]:
     """Only Mainland residents need a consent letter (qmas.md §3.7)."""
     if not ctx.case.mainland_resident:
@@ -187,7 +217,7 @@ def mainland_resident(ctx: Context) -> list[str]:
     return []
 
 
-@guard(Trigger.record_mainland_consent, on_input=True)
+@guard(on_input=True)
 def consent_letter_given(ctx: Context) -> list[str]:
     """The consent letter is recorded by issuer and reference."""
     assert isinstance(ctx.data, ConsentInput)
@@ -196,7 +226,7 @@ def consent_letter_given(ctx: Context) -> list[str]:
     return []
 
 
-@guard(Trigger.pay_fee)
+@guard()
 def consent_before_payment(ctx: Context) -> list[str]:
     """A Mainland resident pays only after the consent letter is recorded."""
     if ctx.case.state == State.quota_allotted and ctx.case.mainland_resident:
@@ -210,7 +240,7 @@ def consent_before_payment(ctx: Context) -> list[str]:
 PAYMENT_METHODS = ("credit_card", "pps", "fps")
 
 
-@guard(Trigger.pay_fee, on_input=True)
+@guard(on_input=True)
 def fee_matches(ctx: Context) -> list[str]:
     """The amount paid is the fee due, by an accepted method (qmas.md §3.8)."""
     assert isinstance(ctx.data, PayFeeInput)
@@ -218,16 +248,14 @@ def fee_matches(ctx: Context) -> list[str]:
     out = []
     if ctx.data.amount is None:
         out.append(
-            f"No amount given; the fee due is {fee_label(due)}."
+            f"No amount given; the fee due is {hkd(due)}."
             if due is not None
             else "No amount given."
         )
     elif due is None:
         out.append("No fee is due on this case.")
     elif ctx.data.amount != due:
-        out.append(
-            f"The amount {fee_label(ctx.data.amount)} does not match the fee due, {fee_label(due)}."
-        )
+        out.append(f"The amount {hkd(ctx.data.amount)} does not match the fee due, {hkd(due)}.")
     if ctx.data.method not in PAYMENT_METHODS:
         given = (
             f"'{ctx.data.method}' is not accepted" if ctx.data.method else "No payment method given"
@@ -237,17 +265,48 @@ def fee_matches(ctx: Context) -> list[str]:
 
 
 # --- closing -------------------------------------------------------------------------------
-@guard(Trigger.refuse, on_input=True)
+@guard(on_input=True)
 def reason_given(ctx: Context) -> list[str]:
     """A refusal always states its reason (qmas.md §3.4: refusal letters state reasons)."""
-    return [] if ctx.reason and ctx.reason.strip() else ["A refusal needs a reason (--reason)."]
+    code = ctx.request.reason_code
+    if code is None and not ctx.reason:
+        return ["A refusal needs a reason (--reason-code or --reason)."]
+    if code == OTHER and not ctx.reason:
+        return ["A refusal for another reason needs the text the applicant will read (--reason)."]
+    return []
 
 
-@guard(Trigger.lapse)
+# --- corrections and notes -----------------------------------------------------------------
+@guard(on_input=True)
+def amendment_changes_something(ctx: Context) -> list[str]:
+    """An amendment names at least one field and changes it."""
+    assert isinstance(ctx.data, AmendInput)
+    given = ctx.data.applicant.model_fields_set
+    if not given:
+        return [
+            "Name what to amend, e.g. "
+            '--data \'{"applicant": {"email": "new@example.com"}}\' '
+            "(fields: email, language, representative)."
+        ]
+    from workflows.effects import amended_applicant
+
+    before, after = amended_applicant(ctx)
+    if before == after:
+        return ["Nothing would change: the case already holds these details."]
+    return []
+
+
+@guard(on_input=True)
+def note_given(ctx: Context) -> list[str]:
+    """A note needs its text; it stays internal (history only, never in an email)."""
+    return [] if ctx.request.note else ["A note needs its text (--note TEXT)."]
+
+
+@guard()
 def deadline_passed(ctx: Context) -> list[str]:
     """A case lapses only once the applicant's deadline has passed."""
     if not ctx.case.deadline:
         return ["No deadline is set on this case."]
     if ctx.today <= date.fromisoformat(ctx.case.deadline):
-        return [f"The applicant's deadline, {longdate(ctx.case.deadline)}, has not passed."]
+        return [f"The applicant's deadline, {long_date(ctx.case.deadline)}, has not passed."]
     return []

@@ -1,48 +1,92 @@
-"""The shared `transitions` machine and the decision procedure built on it.
+"""The shared `transitions` machine and the one decision procedure built on it.
 
 One `Machine` per workflow version serves every case: each thread keeps one small model
 object whose state is set before a trigger (attaching a model per case costs ~6 KB and
-`add_model` slows as models accumulate; DESIGN.md). Order of checks: the move must exist
-from the current state, then the role, then the guards (all reasons at once).
+`add_model` slows as models accumulate; DESIGN.md). The move table's guards are the
+transitions' ``conditions``, so the machine itself answers "may this trigger fire"
+(``may_<trigger>``). `transitions` stops at the first failed condition, but a refusal must give
+every reason at once: each guard's condition therefore records its sentences and passes, and
+a last condition, ``all_guards_hold``, gives the verdict.
+
+`judge` is the decision: pure, given the facts, the request and the settings. Order of checks:
+the move must exist from the current state, then the role, then the guards.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from transitions import Machine, MachineError
+from transitions import Machine
 
 from states.catalogue import CATALOGUE, TERMINAL, State
-from states.errors import InvalidInput, PermissionDenied, TransitionNotAllowed
+from states.errors import InvalidInput
 from workflows.context import Context
-from workflows.guards import GUARDS
-from workflows.spec import MOVES, TABLE, WORKFLOW_VERSION, Role, Trigger
+from workflows.effects import Effects
+from workflows.guards import Guard
+from workflows.spec import MOVES, TABLE, WORKFLOW_VERSION, Move, Role, Trigger
 
 
-class _Token:
-    """The minimal model `transitions` drives: it only carries a state."""
+@dataclass
+class Asking:
+    """What the machine's conditions are called with: the context and the reasons so far."""
 
-    state: str
+    ctx: Context
+    include_input: bool = True
+    reasons: list[str] = field(default_factory=list)
+
+
+class _Condition:
+    """One guard as a `transitions` condition: records the guard's sentences, always passes."""
+
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
+        self.__name__ = guard.name
+
+    def __call__(self, asking: Asking) -> bool:
+        if asking.include_input or not self.guard.on_input:
+            asking.reasons.extend(self.guard.check(asking.ctx))
+        return True
+
+
+def all_guards_hold(asking: Asking) -> bool:
+    return not asking.reasons
+
+
+def _transitions_of(move: Move) -> list[dict[str, Any]]:
+    conditions = [*(_Condition(g) for g in move.guards), all_guards_hold]
+    if move.dest is not None:
+        return [
+            {
+                "trigger": move.trigger.value,
+                "source": [s.value for s in move.sources],
+                "dest": move.dest.value,
+                "conditions": conditions,
+            }
+        ]
+    # A move that keeps the state: one reflexive transition per source state.
+    return [
+        {"trigger": move.trigger.value, "source": s.value, "dest": "=", "conditions": conditions}
+        for s in move.sources
+    ]
 
 
 def build_machine() -> Machine:
     return Machine(
         model=None,
         states=[s.value for s in State],
-        transitions=[
-            {
-                "trigger": m.trigger.value,
-                "source": [s.value for s in m.sources],
-                "dest": m.dest.value,
-            }
-            for m in TABLE
-        ],
+        transitions=[t for m in TABLE for t in _transitions_of(m)],
         initial=State.draft.value,
         auto_transitions=False,
         send_event=False,
     )
+
+
+class _Token:
+    """The minimal model `transitions` drives: it only carries a state."""
+
+    state: str
 
 
 MACHINES: dict[str, Machine] = {WORKFLOW_VERSION: build_machine()}
@@ -57,27 +101,18 @@ def machine_for(version: str) -> Machine:
         raise InvalidInput(f"unknown workflow version {version!r}") from None
 
 
-def _token(version: str) -> _Token:
+def _token(version: str, state: str) -> _Token:
     tokens: dict[str, _Token] = _local.__dict__.setdefault("tokens", {})
     token = tokens.get(version)
+    machine = machine_for(version)
     if token is None:
         token = _Token()
         with _attach:
-            machine_for(version).add_model(token, initial=State.draft.value)
+            machine.add_model(token, initial=state)
         tokens[version] = token
+    else:
+        token.state = state  # what machine.set_state does, without the State lookup
     return token
-
-
-def fire(version: str, state: str, trigger: Trigger) -> str:
-    """Ask the machine where ``trigger`` leads from ``state``; raise if it leads nowhere."""
-    machine = machine_for(version)
-    token = _token(version)
-    machine.set_state(state, model=token)
-    try:
-        token.trigger(trigger.value)  # type: ignore[attr-defined]
-    except MachineError:
-        raise TransitionNotAllowed(trigger, state, [not_from_state(trigger, state)]) from None
-    return token.state
 
 
 def parse_trigger(name: str) -> Trigger:
@@ -106,90 +141,75 @@ def not_from_state(trigger: Trigger, state: str) -> str:
     return f"Not possible while the case is '{info.en}'; {trigger} needs the case to be: {sources}."
 
 
-def check_state(trigger: Trigger, state: str) -> list[str]:
-    return [] if State(state) in MOVES[trigger].sources else [not_from_state(trigger, state)]
-
-
-def check_role(trigger: Trigger, role: Role) -> None:
+def role_refusal(trigger: Trigger, role: Role) -> str | None:
     allowed = MOVES[trigger].roles
-    if role not in allowed:
-        raise PermissionDenied(trigger, role, [r.value for r in allowed])
-
-
-def check_guards(ctx: Context, *, include_input: bool = True) -> list[str]:
-    reasons: list[str] = []
-    for g in GUARDS[ctx.trigger]:
-        if include_input or not g.on_input:
-            reasons.extend(g.check(ctx))
-    return reasons
-
-
-INPUT_HINTS: dict[Trigger, str] = {
-    Trigger.submit: 'optional --data \'{"lodged_on": "YYYY-MM-DD"}\'',
-    Trigger.request_documents: (
-        '--data \'{"documents": ["police_certificate"], "due": "YYYY-MM-DD"}\''
-    ),
-    Trigger.receive_documents: '--data \'{"received": [...], "waived": {"name": "reason"}}\'',
-    Trigger.record_mainland_consent: '--data \'{"consent_letter": "issuer and reference"}\'',
-    Trigger.pay_fee: '--data \'{"amount": N, "method": "fps"}\'',
-    Trigger.refuse: "--reason TEXT",
-}
+    if role in allowed:
+        return None
+    roles = ", ".join(sorted(r.value for r in allowed))
+    return f"Your role ({role}) may not do this; allowed roles: {roles}."
 
 
 @dataclass
-class Action:
-    trigger: str
-    allowed: bool
+class Judgement:
+    """The answer to "may this trigger fire now, and what would it write?"."""
+
+    trigger: Trigger
+    from_state: str
+    to_state: str
+    refused_by: str | None  # None (allowed), "state", "role" or "guards"
     reasons: list[str]
-    dest: str
-    roles: list[str]
-    needs: str | None
+    effects: Effects | None  # only when allowed
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "trigger": self.trigger,
-            "allowed": self.allowed,
-            "reasons": self.reasons,
-            "to_state": self.dest,
-            "roles": self.roles,
-            "needs": self.needs,
-        }
+    @property
+    def allowed(self) -> bool:
+        return self.refused_by is None
 
 
-def actions(ctx_for: Any, state: str, role: Role) -> list[Action]:
-    """Every trigger, allowed or not, with the reasons; ``ctx_for(trigger)`` builds a context."""
-    out = []
-    for move in TABLE:
-        reasons = check_state(move.trigger, state)
-        if not reasons:
-            if role not in move.roles:
-                roles = ", ".join(sorted(r.value for r in move.roles))
-                reasons.append(f"Your role ({role}) may not do this; allowed roles: {roles}.")
-            reasons.extend(check_guards(ctx_for(move.trigger), include_input=False))
-        out.append(
-            Action(
-                trigger=move.trigger.value,
-                allowed=not reasons,
-                reasons=reasons,
-                dest=move.dest.value,
-                roles=sorted(r.value for r in move.roles),
-                needs=INPUT_HINTS.get(move.trigger),
-            )
-        )
-    return out
+def judge(ctx: Context, *, include_input: bool = True) -> Judgement:
+    """Decide one trigger for one case: pure, from the context alone.
+
+    ``include_input=False`` (for "what can be done now") skips the guards that judge input
+    not given yet.
+    """
+    trigger, state = ctx.trigger, ctx.case.state
+    move = MOVES[trigger]
+    dest = move.dest_from(state).value
+    if State(state) not in move.sources:
+        return Judgement(trigger, state, dest, "state", [not_from_state(trigger, state)], None)
+    by_role = role_refusal(trigger, ctx.request.role)
+    asking = Asking(ctx, include_input)
+    token = _token(ctx.case.workflow, state)
+    if by_role is None and token.trigger(trigger.value, asking):  # type: ignore[attr-defined]
+        return Judgement(trigger, state, token.state, None, [], move.effect(ctx))
+    if by_role is not None:
+        # The role decides the answer; the guards still say what else stands in the way.
+        getattr(token, f"may_{trigger.value}")(asking)
+        return Judgement(trigger, state, dest, "role", [by_role, *asking.reasons], None)
+    return Judgement(trigger, state, dest, "guards", asking.reasons, None)
 
 
 def mermaid(version: str = WORKFLOW_VERSION, current: str | None = None) -> str:
-    """The machine as a Mermaid state diagram, read from the `transitions` machine itself."""
+    """The machine as a Mermaid state diagram, read from the `transitions` machine itself.
+
+    Moves that keep the state (corrections, notes) would loop on every state; they are
+    listed once in a comment instead.
+    """
     machine = machine_for(version)
     lines = ["stateDiagram-v2", f"    %% workflow {version}", "    [*] --> draft"]
+    keeping: list[str] = []
     for name, event in machine.events.items():
         for source, transitions in event.transitions.items():
             for t in transitions:
+                if t.dest == source:
+                    if name not in keeping:
+                        keeping.append(name)
+                    continue
                 lines.append(f"    {source} --> {t.dest}: {name}")
     for s in State:
         if s in TERMINAL:
             lines.append(f"    {s.value} --> [*]")
+    if keeping:
+        lines.append(f"    %% keep the state: {', '.join(keeping)}")
     if current:
         lines.append("    classDef current fill:#ffd54f,stroke:#e65100,stroke-width:3px")
         lines.append(f"    class {State(current).value} current")

@@ -3,20 +3,63 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from states.catalogue import CATALOGUE, State, label
-from states.errors import InvalidInput
+from states.errors import InvalidInput, NotFound
 from states.models import applications as _app
 from states.models import deliveries as _deliveries
+from states.models import dependants as _deps
+from states.models import document_requests as _docs
 from states.models import history as _hist
 from states.store import Store
 from workflows import documents as doc_catalogue
-from workflows.clock import HK, iso
+from workflows.clock import HK, iso, parse_iso, today_hk
 from workflows.engine import default_store
+
+# A principal's file number (QM2023-000001) or a dependant's (QM2023-000001-D1).
+_FILE_NUMBER = re.compile(r"^[A-Z]{1,8}\d{4}-\d+(-D\d+)?$")
+
+
+def resolve_case(ref: str | int, *, store: Store | None = None) -> int:
+    """The case id for a case id (``12``) or a file number (``QM2023-000012``).
+
+    A dependant's file number (``QM2023-000012-D1``) finds the principal's case. The prefix is
+    read case-insensitively and surrounding whitespace is ignored. `NotFound` for a ref that
+    names no case, `InvalidInput` for text that is neither an id nor a file number.
+    """
+    store = store or default_store()
+    if isinstance(ref, bool) or not isinstance(ref, int | str):
+        raise InvalidInput(f"'{ref}' is not a case id or a file number (e.g. QM2023-000001)")
+    text = str(ref).strip().upper()
+    if text.isascii() and text.isdigit():
+        case_id = int(text)
+        with store.read() as tx:
+            found = tx.conn.execute(select(_app.c.id).where(_app.c.id == case_id)).first()
+        if found is None:
+            raise NotFound(f"no case {case_id}")
+        return case_id
+    match = _FILE_NUMBER.match(text)
+    if match is None:
+        shown = str(ref).strip()[:60]
+        raise InvalidInput(
+            f"'{shown}' is not a case id or a file number (e.g. 12, QM2023-000012, "
+            "QM2023-000012-D1)"
+        )
+    if match.group(1):  # a dependant's number: the case of the principal
+        stmt = select(_deps.c.application_id).where(_deps.c.file_number == text)
+    else:
+        stmt = select(_app.c.id).where(_app.c.file_number == text)
+    with store.read() as tx:
+        row = tx.conn.execute(stmt).first()
+    if row is None:
+        raise NotFound(f"no case with file number {text}")
+    return int(row[0])
 
 
 def mask(value: str) -> str:
@@ -135,6 +178,7 @@ def history(case_id: int, *, store: Store | None = None) -> list[dict[str, Any]]
                 "actor": r["actor"],
                 "role": r["role"],
                 "reason": r["reason"],
+                "note": r["note"],
                 "payload": json.loads(r["payload"]),
                 "at": r["at"],
                 "workflow": r["workflow"],
@@ -147,25 +191,56 @@ def history(case_id: int, *, store: Store | None = None) -> list[dict[str, Any]]
 
 
 def list_cases(
-    state: str | None = None, *, store: Store | None = None, limit: int | None = None
+    state: str | Sequence[str] | None = None,
+    *,
+    store: Store | None = None,
+    limit: int | None = None,
+    today: date | None = None,
 ) -> list[dict[str, Any]]:
+    """The case list, oldest first: one query, whatever the number of cases.
+
+    ``state`` is one state or several (a case in any of them); ``next_due`` is the earliest
+    open deadline (the case's own deadline or a document still requested) and
+    ``days_in_state`` counts whole days from the Hong Kong date of ``state_since`` to ``today``
+    (default: today in Hong Kong).
+    """
     store = store or default_store()
-    stmt = select(
-        _app.c.id,
-        _app.c.file_number,
-        _app.c.name,
-        _app.c.state,
-        _app.c.version,
-        _app.c.lodged_on,
-        _app.c.state_since,
-        _app.c.updated_at,
-    ).order_by(_app.c.id)
+    today = today or today_hk()
+    docs_due = (
+        select(_docs.c.case_id, func.min(_docs.c.due).label("docs_due"))
+        .where(_docs.c.status == "requested")
+        .group_by(_docs.c.case_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            _app.c.id,
+            _app.c.file_number,
+            _app.c.name,
+            _app.c.state,
+            _app.c.version,
+            _app.c.lodged_on,
+            _app.c.state_since,
+            _app.c.updated_at,
+            _app.c.deadline,
+            docs_due.c.docs_due,
+        )
+        .outerjoin(docs_due, docs_due.c.case_id == _app.c.id)
+        .order_by(_app.c.id)
+    )
     if state is not None:
-        stmt = stmt.where(_app.c.state == State(state).value)
+        states = [state] if isinstance(state, str) else list(state)
+        stmt = stmt.where(_app.c.state.in_([State(s).value for s in states]))
     if limit is not None:
         stmt = stmt.limit(limit)
     with store.read() as tx:
-        return [dict(r) for r in tx.conn.execute(stmt).mappings()]
+        rows = [dict(r) for r in tx.conn.execute(stmt).mappings()]
+    for r in rows:
+        dues = [d[:10] for d in (r.pop("deadline"), r.pop("docs_due")) if d]
+        r["since"] = r["state_since"]
+        r["next_due"] = min(dues) if dues else None
+        r["days_in_state"] = (today - today_hk(parse_iso(r["state_since"]))).days
+    return rows
 
 
 def state_as_of(case_id: int, moment: datetime, *, store: Store | None = None) -> dict[str, Any]:

@@ -51,6 +51,10 @@ CONTRACT: dict[tuple[State, Trigger], State] = {
     **{(s, T.withdraw): S.withdrawn for s in OPEN},
     **{(s, T.lapse): S.lapsed for s in (S.documents_requested, S.quota_allotted)},
     (S.mainland_consent, T.lapse): S.lapsed,
+    # corrections and notes keep the state
+    (S.documents_requested, T.record_documents): S.documents_requested,
+    **{(s, T.amend): s for s in OPEN},
+    **{(s, T.note): s for s in State},
 }
 
 ROLES: dict[Trigger, frozenset[str]] = {
@@ -66,8 +70,11 @@ ROLES: dict[Trigger, frozenset[str]] = {
     T.refuse: frozenset({"supervisor", "committee"}),
     T.withdraw: frozenset({"applicant", "caseworker"}),
     T.lapse: frozenset({"system", "supervisor"}),
+    T.record_documents: frozenset({"caseworker"}),
+    T.amend: frozenset({"caseworker", "supervisor"}),
+    T.note: frozenset({"caseworker", "supervisor", "committee", "auditor"}),
 }
-ALL_ROLES = ("applicant", "caseworker", "supervisor", "committee", "system")
+ALL_ROLES = ("applicant", "caseworker", "supervisor", "committee", "auditor", "system")
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,7 @@ class Step:
     data: dict[str, Any] | None = None
     reason: str | None = None
     actor: str = "Officer LAM"
+    note: str | None = None
 
 
 # One valid way to fire each trigger (role allowed, input that satisfies every input guard).
@@ -103,6 +111,13 @@ VALID: dict[Trigger, Step] = {
     T.refuse: Step(T.refuse, "committee", reason="Not selected in this exercise."),
     T.withdraw: Step(T.withdraw, "applicant", reason="Moved to Singapore"),
     T.lapse: Step(T.lapse, "system", reason="No reply by the due date.", actor="qmas-reminders"),
+    T.record_documents: Step(
+        T.record_documents, "caseworker", {"received": ["police_certificate"]}
+    ),
+    T.amend: Step(T.amend, "supervisor", {"applicant": {"email": "chan.tai.man@mail.example.org"}}),
+    T.note: Step(
+        T.note, "auditor", note="Checked against the 2023 intake file.", actor="Auditor YU"
+    ),
 }
 
 _TO_SHORTLIST = [T.submit, T.issue_file_number, T.request_documents, T.receive_documents]
@@ -141,7 +156,7 @@ def path_to(state: State, *, mainland: bool = True) -> list[Trigger]:
 
 def fire(store: Store, case_id: int, step: Step, **kwargs: Any) -> Any:
     """Advance with ``step``; a lapse travels past every deadline first."""
-    call = {"reason": step.reason, "data": step.data, "store": store, **kwargs}
+    call = {"reason": step.reason, "data": step.data, "note": step.note, "store": store, **kwargs}
     if step.trigger is T.lapse:
         with time_machine.travel(LAPSE_AT, tick=False):
             return advance(case_id, step.trigger, step.actor, step.role, **call)

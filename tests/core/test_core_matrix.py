@@ -61,7 +61,7 @@ def mainland_for(state: State, trigger: Trigger) -> bool:
 
 
 def test_contract_table_matches_the_engine_spec() -> None:
-    spec = {(s, m.trigger): m.dest for m in MOVES.values() for s in m.sources}
+    spec = {(s, m.trigger): m.dest_from(s) for m in MOVES.values() for s in m.sources}
     assert spec == CONTRACT
     assert {t: frozenset(r.value for r in m.roles) for t, m in MOVES.items()} == ROLES
 
@@ -92,6 +92,7 @@ def test_pair_moves_to_contract_destination_or_is_refused_writing_nothing(
             trigger.value,
         )
         assert (last["actor"], last["role"], last["reason"]) == (step.actor, step.role, step.reason)
+        assert last["note"] == step.note
         events = outbox_rows(store, case_id)
         assert len(events) == out_before + 1
         assert events[-1]["history_id"] == last["id"] == done.history_id
@@ -113,8 +114,10 @@ def test_pair_moves_to_contract_destination_or_is_refused_writing_nothing(
         assert snapshot(store) == before
 
 
-def test_every_terminal_state_has_no_way_out() -> None:
-    assert not [p for p in CONTRACT if p[0] in TERMINALS]
+def test_every_terminal_state_has_no_way_out_only_notes() -> None:
+    out_of_terminal = [p for p in CONTRACT if p[0] in TERMINALS]
+    assert {t for _, t in out_of_terminal} == {T.note}
+    assert all(CONTRACT[p] == p[0] for p in out_of_terminal)
 
 
 # --- roles ---------------------------------------------------------------------------------
@@ -287,7 +290,7 @@ def test_refuse_without_reason_is_refused(store: Store, reason: str | None) -> N
     before = snapshot(store)
     with pytest.raises(TransitionNotAllowed) as err:
         advance(case_id, "refuse", "HO", "supervisor", reason=reason, store=store)
-    assert err.value.reasons == ["A refusal needs a reason (--reason)."]
+    assert err.value.reasons == ["A refusal needs a reason (--reason-code or --reason)."]
     assert snapshot(store) == before
 
 
@@ -398,7 +401,8 @@ def test_available_actions_explain_outstanding_documents_for_shortlist(store: St
 
 
 @pytest.mark.parametrize("state", [S.evisa_issued, S.refused, S.withdrawn, S.lapsed])
-def test_terminal_cases_allow_nothing_for_anyone(store: Store, state: State) -> None:
+def test_terminal_cases_allow_nothing_but_a_note(store: Store, state: State) -> None:
     case_id = drive_to(store, state)
     for role in ALL_ROLES:
-        assert not [a for a in available_actions(case_id, role, store=store) if a.allowed]
+        allowed = [a.trigger for a in available_actions(case_id, role, store=store) if a.allowed]
+        assert allowed == (["note"] if role in ROLES[T.note] else []), role

@@ -1,0 +1,141 @@
+"""What each trigger takes as ``--data``: one small pydantic model per trigger (a contract).
+
+Malformed input (wrong types, unknown keys) is `InvalidInput` naming the fields allowed; input
+that is well-formed but breaks a rule (no documents named, a wrong amount) is left to the
+guards, which explain the refusal. `qmas schema data TRIGGER` prints these models as JSON Schema.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from states.errors import InvalidInput
+from workflows.application import Representative, format_errors
+from workflows.names import Trigger
+
+
+class TriggerInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class NoInput(TriggerInput):
+    """This trigger takes no --data."""
+
+
+class SubmitInput(TriggerInput):
+    lodged_on: date | None = Field(
+        default=None, description="The lodging date, which chooses the rule set (default: today)."
+    )
+
+
+class RequestDocumentsInput(TriggerInput):
+    documents: list[str] = Field(
+        default=[], description="Document names, e.g. police_certificate (qmas checklist)."
+    )
+    due: date | None = Field(
+        default=None, description="Due date (default: 20 Hong Kong working days from today)."
+    )
+
+
+class DocumentsInput(TriggerInput):
+    received: list[str] = Field(default=[], description="Outstanding documents now received.")
+    waived: dict[str, str] = Field(
+        default={}, description="Outstanding documents waived, each with the reason."
+    )
+
+
+class ReceiveDocumentsInput(DocumentsInput):
+    """Every outstanding document must be accounted for (received or waived)."""
+
+
+class RecordDocumentsInput(DocumentsInput):
+    """Some of the outstanding documents; the rest stay open."""
+
+
+class ConsentInput(TriggerInput):
+    consent_letter: str = Field(
+        default="", max_length=400, description="Issuer and reference of the consent letter."
+    )
+
+
+class PayFeeInput(TriggerInput):
+    amount: float | None = Field(default=None, description="Hong Kong dollars paid.")
+    method: str | None = Field(default=None, description="credit_card, pps or fps.")
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("amount must be a number of Hong Kong dollars")
+        return value
+
+
+class ApplicantAmendment(TriggerInput):
+    email: str | None = Field(default=None, description="The applicant's new email address.")
+    language: Literal["en", "zh-HK"] | None = Field(
+        default=None, description="The language of the applicant's letters."
+    )
+    representative: Representative | None = Field(
+        default=None, description="The authorised representative, or null to remove one."
+    )
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from workflows.application import check_email
+
+        return check_email(value)
+
+
+class AmendInput(TriggerInput):
+    applicant: ApplicantAmendment = Field(
+        default_factory=ApplicantAmendment,
+        description="Only the fields given change; the history row keeps before and after.",
+    )
+
+
+INPUTS: dict[Trigger, type[TriggerInput]] = {
+    Trigger.submit: SubmitInput,
+    Trigger.request_documents: RequestDocumentsInput,
+    Trigger.receive_documents: ReceiveDocumentsInput,
+    Trigger.record_documents: RecordDocumentsInput,
+    Trigger.record_mainland_consent: ConsentInput,
+    Trigger.pay_fee: PayFeeInput,
+    Trigger.amend: AmendInput,
+}
+
+
+def model_for(trigger: Trigger) -> type[TriggerInput]:
+    return INPUTS.get(trigger, NoInput)
+
+
+def allowed_fields(model: type[BaseModel]) -> list[str]:
+    return list(model.model_fields)
+
+
+def parse_input(trigger: Trigger, data: Any) -> TriggerInput:
+    """Parse ``--data`` for ``trigger``; `InvalidInput` with one line per problem."""
+    model = model_for(trigger)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvalidInput([f"--data for {trigger} must be a JSON object"], prefix="invalid data")
+    if model is NoInput:
+        if data:
+            raise InvalidInput(
+                [f"{trigger} takes no --data (got {', '.join(sorted(map(str, data)))})"],
+                prefix="invalid data",
+            )
+        return _NO_INPUT
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise InvalidInput(format_errors(err, model=model), prefix="invalid data") from None
+
+
+_NO_INPUT = NoInput()
