@@ -139,6 +139,10 @@ class ReminderReport:
         }
 
 
+# The catalogue code (workflows.reasons) of the reason a lapse gives the applicant.
+LAPSE_REASONS = {"documents": "documents_not_provided", "fee": "fee_not_paid"}
+
+
 def _hk_noon(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, 9, 0, tzinfo=HK)
 
@@ -173,8 +177,9 @@ def plan_reminders(
                 tx, state, topic, schedule, today, moment, nsettings, to_lapse
             )
     for case_id, due, topic in to_lapse:
+        # The applicant is told the catalogue's reason in their language; the detail of the
+        # deadline and grace period is an internal note (history only, never in an email).
         what = "the documents requested" if topic == "documents" else "payment of the fee"
-        grace_end = today.isoformat()
         try:
             advance(
                 case_id,
@@ -183,7 +188,8 @@ def plan_reminders(
                 "system",
                 store=store,
                 now=moment,
-                reason=f"No reply on {what} by {due}; the grace period ended by {grace_end}.",
+                reason_code=LAPSE_REASONS[topic],
+                note=f"No reply on {what} by {due}; the grace period ended by {today.isoformat()}.",
             )
             report.lapsed.append(case_id)
         except QmasError as err:  # moved meanwhile: the next run looks again
@@ -285,23 +291,8 @@ def plan_escalation(
                 "email": nsettings.supervisors_email,
                 "role": "supervisor",
             }
-            context = {
-                "case": None,
-                "recipient": person,
-                "documents": [],
-                "due": None,
-                "fee": None,
-                "event": {
-                    "trigger": "escalation",
-                    "from_state": None,
-                    "to_state": None,
-                    "reason": None,
-                    "at": iso(moment),
-                    "date": today.isoformat(),
-                },
-                "office": planner.office(nsettings, "en"),
-                "stale_cases": stale,
-            }
+            told = planner.event_context("escalation", iso(moment), today.isoformat())
+            context = planner.message_context(person, told, nsettings, "en", stale_cases=stale)
             mid = planner.message_id(f"x{today.isoformat()}", "escalation", person)
             ledger.plan(
                 tx,

@@ -4,6 +4,10 @@ Who hears: the applicant, and the authorised representative where there is one (
 results go to "the applicant or their authorised representative"), each in the applicant's
 language. Each message's id is derived from (event or deadline, recipient, template), so
 planning twice yields the same ids and the ledger keeps one row.
+
+Every template context is built by `message_context` (events, reminders, escalation alike). The
+reason shown is the catalogue's text in the applicant's language (`workflows.reasons`); the
+internal note is never read from an event, so it cannot reach a message.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from states.catalogue import label as state_label
 from workflows.documents import label as document_label
+from workflows.reasons import applicant_text
 
 # Which template each trigger's notification uses.
 TRIGGER_KINDS: dict[str, str] = {
@@ -98,6 +103,51 @@ def case_context(
     }
 
 
+def event_context(
+    trigger: str,
+    at: str,
+    day: str,
+    *,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """What a template knows of the event: never the internal note, only what may be told."""
+    return {
+        "trigger": trigger,
+        "from_state": from_state,
+        "to_state": to_state,
+        "reason": reason,
+        "at": at,
+        "date": day,
+    }
+
+
+def message_context(
+    recipient: Mapping[str, Any],
+    event: dict[str, Any],
+    settings: Any,
+    language: str,
+    *,
+    case: dict[str, Any] | None = None,
+    documents: Sequence[Mapping[str, Any]] = (),
+    due: str | None = None,
+    fee: int | None = None,
+    stale_cases: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """The one shape of a template context: every message kind gets every key."""
+    return {
+        "case": case,
+        "recipient": dict(recipient),
+        "event": event,
+        "documents": [dict(d) for d in documents],
+        "due": due,
+        "fee": payment(fee, language),
+        "office": office(settings, language),
+        "stale_cases": [dict(c) for c in stale_cases],
+    }
+
+
 def office(settings: Any, language: str) -> dict[str, str]:
     return {"name": settings.office_name(language), "email": _address(settings.mail_from)}
 
@@ -128,25 +178,21 @@ def for_event(
         base_case["file_number"] = payload["file_number"]
     if payload.get("evisa_number"):
         base_case["evisa_number"] = payload["evisa_number"]
+    reason = applicant_text(event.get("reason_code"), event.get("reason"), language)
+    told = event_context(
+        str(event["trigger"]),
+        str(event["at"]),
+        _hk_date(str(event["at"])),
+        from_state=event["from_state"],
+        to_state=event["to_state"],
+        reason=reason,
+    )
+    due = payload.get("due") or payload.get("payment_deadline")
     out = []
     for person in recipients(case):
-        context = {
-            "case": base_case,
-            "recipient": person,
-            "event": {
-                "trigger": event["trigger"],
-                "from_state": event["from_state"],
-                "to_state": event["to_state"],
-                "reason": event.get("reason"),
-                "at": event["at"],
-                "date": _hk_date(str(event["at"])),
-            },
-            "documents": docs,
-            "due": payload.get("due") or payload.get("payment_deadline"),
-            "fee": payment(fee, language),
-            "office": office(settings, language),
-            "stale_cases": [],
-        }
+        context = message_context(
+            person, told, settings, language, case=base_case, documents=docs, due=due, fee=fee
+        )
         out.append(
             (message_id(f"e{event['event_id']}", kind, person), kind, person["email"], context)
         )
@@ -170,25 +216,12 @@ def for_reminder(
         for d in documents
     ]
     fee = case["fee_due"] if kind in FEE_KINDS else None
+    told = event_context("reminder", today, today, from_state=case["state"], to_state=case["state"])
     out = []
     for person in recipients(case):
-        context = {
-            "case": base_case,
-            "recipient": person,
-            "event": {
-                "trigger": "reminder",
-                "from_state": case["state"],
-                "to_state": case["state"],
-                "reason": None,
-                "at": today,
-                "date": today,
-            },
-            "documents": docs,
-            "due": due,
-            "fee": payment(fee, language),
-            "office": office(settings, language),
-            "stale_cases": [],
-        }
+        context = message_context(
+            person, told, settings, language, case=base_case, documents=docs, due=due, fee=fee
+        )
         source = f"r{case['id']}.{due}"
         out.append((message_id(source, kind, person), kind, person["email"], context))
     return out

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -19,6 +18,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from states.errors import ConfigurationError, InvalidInput
+from workflows.formats import hkd, long_date
 
 KINDS: tuple[str, ...] = (
     "submitted",
@@ -44,21 +44,6 @@ KINDS: tuple[str, ...] = (
 LANGUAGES: tuple[str, ...] = ("en", "zh-HK")
 PARTS: tuple[str, ...] = ("subject", "txt", "html")
 
-_MONTHS_EN = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
 
 @dataclass(frozen=True)
 class Rendered:
@@ -76,37 +61,9 @@ def template_name(kind: str, language: str, part: str) -> str:
     return f"email/{language}/{kind}.{part}.j2"
 
 
-def hkd(amount: int | float | Decimal | str) -> str:
-    """230 -> "HK$230", 1300 -> "HK$1,300", 1300.5 -> "HK$1,300.50"."""
-    value = Decimal(str(amount))
-    if value == value.to_integral_value():
-        return f"HK${int(value):,}"
-    return f"HK${value:,.2f}"
-
-
-def _as_date(value: str | date | datetime) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        # Accept a full timestamp too ("2023-03-01T02:00:00Z"): the date part is what is shown.
-        return date.fromisoformat(str(value)[:10])
-    except ValueError as err:
-        raise InvalidInput(f"not an ISO date: {value!r}", prefix="cannot format date") from err
-
-
-def format_longdate(value: str | date | datetime, language: str = "en") -> str:
-    """ "2026-03-03" -> "3 March 2026" (en) or "2026年3月3日" (zh-HK)."""
-    d = _as_date(value)
-    if language == "zh-HK":
-        return f"{d.year}年{d.month}月{d.day}日"
-    return f"{d.day} {_MONTHS_EN[d.month - 1]} {d.year}"
-
-
 @pass_context
 def _longdate(ctx: Context, value: str | date | datetime) -> str:
-    return format_longdate(value, str(ctx.get("language", "en")))
+    return long_date(value, str(ctx.get("language", "en")))
 
 
 def required(value: Any, what: str) -> Any:

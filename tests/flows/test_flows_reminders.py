@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 import time_machine
+from sqlalchemy import select
 
 from console.cli import main
 from flows.dispatch import dispatch_events
 from flows.reminders import send_reminders
 from flows.work import plan_reminders
+from states.models import outbox as outbox_t
 from states.store import Store
 from tests.factories import application, overseas_application
 from tests.flows.flowkit import (
@@ -28,6 +30,7 @@ from tests.flows.flowkit import (
     FILE_NUMBER,
     SHORTLIST,
     SUBMIT,
+    Mail,
     deliver,
     dispatch_plain,
     fire,
@@ -39,6 +42,7 @@ from tests.flows.flowkit import (
 from tests.notifications.smtp_server import SmtpRecorder
 from workflows.calendar import is_working_day
 from workflows.clock import HK
+from workflows.reasons import REASONS
 
 DOCS_DUE = date(2024, 2, 15)  # Thursday after Lunar New Year
 DOCS = {
@@ -101,12 +105,40 @@ def fee_case(store: Store) -> int:
 
 
 def assert_lapsed_by_system(store: Store, case_id: int, due: date) -> None:
+    """Lapsed by the reminders flow: a catalogue code for the applicant, the detail in a note."""
     last = history(store, case_id)[-1]
     assert (last["trigger"], last["to_state"], last["role"]) == ("lapse", "lapsed", "system")
     assert last["actor"] == "qmas-reminders"
-    assert due.isoformat() in last["reason"]
+    assert last["reason"] is None
+    assert due.isoformat() in last["note"] and "grace period" in last["note"]
     with store.read() as tx:
         assert tx.load_case(case_id).state == "lapsed"
+        (body,) = [
+            json.loads(r.payload)
+            for r in tx.conn.execute(select(outbox_t).where(outbox_t.c.history_id == last["id"]))
+        ]
+    assert body["reason_code"] == lapse_code(due)
+    assert "note" not in body
+
+
+def lapse_code(due: date) -> str:
+    return "documents_not_provided" if due == DOCS_DUE else "fee_not_paid"
+
+
+def assert_lapse_mails_give_the_catalogue_reason(
+    store: Store, case_id: int, due: date, sent: list[Mail]
+) -> None:
+    """Each lapse email gives the catalogue's reason in its own language, never the note."""
+    note = history(store, case_id)[-1]["note"]
+    reason = REASONS[lapse_code(due)]
+    lapsed = [m for m in sent if m.kind == "lapsed"]
+    assert lapsed
+    for m in lapsed:
+        other = "en" if m.language == "zh-HK" else "zh-HK"
+        for part in (m.subject, m.text, m.html):
+            assert note not in part and "grace period" not in part
+        assert reason.text(m.language) in m.text and reason.text(m.language) in m.html
+        assert reason.text(other) not in m.text
 
 
 # --- every calendar day, through the plain functions --------------------------------------
@@ -153,6 +185,7 @@ def test_reminders__each_stage_once_on_its_working_day_then_lapse_by_system(
     assert sorted(set(skipped)) == [d for d in days(first, last) if not is_working_day(d)]
     assert len(smtp.messages) == already + recipients * len(expected)
     assert_lapsed_by_system(store, case_id, due)
+    assert_lapse_mails_give_the_catalogue_reason(store, case_id, due, mails(smtp.messages))
 
 
 # --- through the Prefect flows, on the days that matter -------------------------------------
@@ -213,6 +246,9 @@ def test_send_reminders_flow__documents_due_after_lunar_new_year(
         (APPLICANT, "lapsed"),
     ]
     assert_lapsed_by_system(engine_store, case_id, DOCS_DUE)
+    lapse_mails = mails(smtp.messages[before:])
+    assert_lapse_mails_give_the_catalogue_reason(engine_store, case_id, DOCS_DUE, lapse_mails)
+    assert all(REASONS["documents_not_provided"].zh_hk in m.text for m in lapse_mails)
 
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_:

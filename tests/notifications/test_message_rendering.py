@@ -8,16 +8,11 @@ from typing import Any
 
 import pytest
 
-from notifications.render import (
-    KINDS,
-    LANGUAGES,
-    Rendered,
-    format_longdate,
-    hkd,
-    render_message,
-)
+from notifications.render import KINDS, LANGUAGES, Rendered, render_message
 from states.errors import InvalidInput
 from tests.notifications.factories import context, representative
+from workflows.formats import hkd
+from workflows.formats import long_date as format_longdate
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 CASE_KINDS = [k for k in KINDS if k != "escalation"]
