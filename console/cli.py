@@ -19,7 +19,7 @@ from states.errors import InvalidInput, QmasError
 from workflows import advance, available_actions, create_case
 from workflows.engine import default_store
 from workflows.machine import mermaid
-from workflows.views import case_view, history, list_cases
+from workflows.views import case_view, history, list_cases, resolve_case
 
 app = typer.Typer(
     name="qmas",
@@ -31,11 +31,24 @@ app = typer.Typer(
 case_app = typer.Typer(help="Create, move and inspect one case.", no_args_is_help=True)
 audit_app = typer.Typer(help="Verify the tamper-evident history.", no_args_is_help=True)
 workflow_app = typer.Typer(help="The workflow definition.", no_args_is_help=True)
+schema_app = typer.Typer(
+    help="JSON Schema of the input files and --data, from the pydantic models.",
+    no_args_is_help=True,
+)
 app.add_typer(case_app, name="case")
 app.add_typer(audit_app, name="audit")
 app.add_typer(workflow_app, name="workflow")
+app.add_typer(schema_app, name="schema")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print plain JSON.")]
+CaseArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="CASE",
+        help="Case id, or a file number: the principal's (QM2023-000001) or a dependant's "
+        "(QM2023-000001-D1).",
+    ),
+]
 
 app.command()(ops.dispatch)
 app.command()(ops.remind)
@@ -57,6 +70,14 @@ def read_json_file(path: Path, what: str) -> Any:
             f"{path} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})",
             prefix=what,
         ) from None
+
+
+def case_ref(text: str, *, hint: str = "'case'") -> int:
+    """The case id for CASE as typed (an id or a file number); a malformed one is a usage error."""
+    try:
+        return resolve_case(text)
+    except InvalidInput as err:
+        raise typer.BadParameter(err.errors[0], param_hint=hint) from None
 
 
 def parse_data(text: str | None) -> dict[str, Any] | None:
@@ -86,26 +107,48 @@ def case_new(file: Annotated[Path, typer.Argument(help="Application file (JSON).
     sys.stdout.write(f"{create_case(data)}\n")
 
 
+RoleOpt = Annotated[
+    str, typer.Option(help="applicant, caseworker, supervisor, committee, auditor, system")
+]
+ReasonOpt = Annotated[
+    str | None, typer.Option(help="What the applicant is told (a refusal needs a reason).")
+]
+ReasonCodeOpt = Annotated[
+    str | None,
+    typer.Option("--reason-code", help="A reason from 'qmas reasons' (refuse, withdraw, lapse)."),
+]
+NoteOpt = Annotated[
+    str | None, typer.Option(help="An internal note: kept in history, never emailed.")
+]
+DataOpt = Annotated[
+    str | None, typer.Option(help="Input for the trigger, as JSON ('qmas schema data TRIGGER').")
+]
+
+
 @case_app.command("advance")
 def case_advance(
-    case: Annotated[int, typer.Argument(help="Case id.")],
+    case: CaseArg,
     trigger: Annotated[str, typer.Argument(help="What to do, e.g. submit, shortlist.")],
     actor: Annotated[str, typer.Option(help="Who acts (name or login).")],
-    role: Annotated[str, typer.Option(help="applicant, caseworker, supervisor, committee, system")],
-    reason: Annotated[str | None, typer.Option(help="Why (required to refuse).")] = None,
+    role: RoleOpt,
+    reason: ReasonOpt = None,
+    reason_code: ReasonCodeOpt = None,
+    note: NoteOpt = None,
     expect_version: Annotated[
         int | None, typer.Option("--expect-version", help="Refuse if the case moved meanwhile.")
     ] = None,
-    data: Annotated[str | None, typer.Option(help="Input for the trigger, as JSON.")] = None,
+    data: DataOpt = None,
 ) -> None:
     """Move a case by one trigger."""
     done = advance(
-        case,
+        case_ref(case),
         trigger,
         actor,
         role,
         expected_version=expect_version,
         reason=reason,
+        reason_code=reason_code,
+        note=note,
         data=parse_data(data),
     )
     output.out.print(
@@ -114,9 +157,44 @@ def case_advance(
     )
 
 
+@case_app.command("preview")
+def case_preview(
+    case: CaseArg,
+    trigger: Annotated[str, typer.Argument(help="What to try, e.g. shortlist.")],
+    actor: Annotated[str, typer.Option(help="Who would act (name or login).")],
+    role: RoleOpt,
+    reason: ReasonOpt = None,
+    reason_code: ReasonCodeOpt = None,
+    note: NoteOpt = None,
+    data: DataOpt = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """What advance would do: allowed or why not, messages, documents, deadlines. Writes nothing."""
+    from notifications.preview import preview_report
+    from workflows.engine import preview
+
+    store = default_store()
+    seen = preview(
+        case_ref(case),
+        trigger,
+        actor,
+        role,
+        reason=reason,
+        reason_code=reason_code,
+        note=note,
+        data=parse_data(data),
+        store=store,
+    )
+    report = preview_report(seen, store=store)
+    if as_json:
+        output.print_json(report)
+    else:
+        output.show_preview(report)
+
+
 @case_app.command("show")
 def case_show(
-    case: int,
+    case: CaseArg,
     as_json: JsonFlag = False,
     as_of: Annotated[
         str | None,
@@ -124,19 +202,20 @@ def case_show(
     ] = None,
 ) -> None:
     """Everything about one case (or, with --as-of, its state at a past moment)."""
+    case_id = case_ref(case)
     if as_of is not None:
         from workflows.views import parse_moment, state_as_of
 
-        past = state_as_of(case, parse_moment(as_of))
+        past = state_as_of(case_id, parse_moment(as_of))
         if as_json:
             output.print_json(past)
         else:
             output.out.print(
-                f"Case {case} as of {past['as_of']}: {past['state_label']} ({past['state']}), "
+                f"Case {case_id} as of {past['as_of']}: {past['state_label']} ({past['state']}), "
                 f"version {past['version']}, since {past['since']}"
             )
         return
-    view = case_view(case)
+    view = case_view(case_id)
     if as_json:
         output.print_json(view)
     else:
@@ -144,25 +223,26 @@ def case_show(
 
 
 @case_app.command("history")
-def case_history(case: int, as_json: JsonFlag = False) -> None:
+def case_history(case: CaseArg, as_json: JsonFlag = False) -> None:
     """The case's state history, oldest first, with the hash chain."""
-    rows = history(case)
+    case_id = case_ref(case)
+    rows = history(case_id)
     if as_json:
         output.print_json(rows)
     elif not rows:
-        output.out.print(f"Case {case} has no history yet (still a draft).")
+        output.out.print(f"Case {case_id} has no history yet (still a draft).")
     else:
         output.show_history(rows)
 
 
 @case_app.command("actions")
 def case_actions(
-    case: int,
+    case: CaseArg,
     role: Annotated[str, typer.Option(help="The role asking.")],
     as_json: JsonFlag = False,
 ) -> None:
     """What can be done now, and for each action not allowed, why."""
-    acts = available_actions(case, role)
+    acts = available_actions(case_ref(case), role)
     if as_json:
         output.print_json([a.to_json() for a in acts])
         return
@@ -176,15 +256,16 @@ def case_actions(
 
 
 @case_app.command("checklist")
-def case_checklist(case: int, as_json: JsonFlag = False) -> None:
+def case_checklist(case: CaseArg, as_json: JsonFlag = False) -> None:
     """The documents this applicant should provide, from the profile (qmas.md section 4)."""
     from workflows.documents import checklist, label
 
-    view = case_view(case)
+    case_id = case_ref(case)
+    view = case_view(case_id)
     from workflows.engine import default_store as _store
 
     with _store().read() as tx:
-        profile = tx.load_case(case).profile
+        profile = tx.load_case(case_id).profile
     after = view["state"] in ("quota_allotted", "mainland_consent", "fee_paid")
     items = checklist(
         profile,
@@ -202,32 +283,45 @@ def case_checklist(case: int, as_json: JsonFlag = False) -> None:
 
 @app.command("cases")
 def cases(
-    state: Annotated[str | None, typer.Option(help="Only cases in this state.")] = None,
+    state: Annotated[
+        list[str] | None,
+        typer.Option(help="Only cases in this state; repeat for cases in any of several."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """List cases."""
-    if state is not None:
-        from states.catalogue import State
+    """List cases, with the next deadline and the days spent in the current state."""
+    from states.catalogue import State
 
-        if state not in State.__members__:
-            raise InvalidInput(f"unknown state '{state}'; one of: {', '.join(State.__members__)}")
-    rows = list_cases(state)
+    for name in state or []:
+        if name not in State.__members__:
+            raise InvalidInput(f"unknown state '{name}'; one of: {', '.join(State.__members__)}")
+    rows = list_cases(state or None)
     if as_json:
         output.print_json(rows)
         return
     output.out.print(
         output.table(
             f"{len(rows)} case(s)",
-            ["id", "file number", "applicant", "state", "version", "lodged on", "since"],
+            [
+                "id",
+                "file number",
+                "applicant",
+                "state",
+                "since",
+                "days in state",
+                "next due",
+                "version",
+            ],
             [
                 [
                     r["id"],
                     r["file_number"],
                     r["name"],
                     r["state"],
+                    r["since"][:10],
+                    r["days_in_state"],
+                    r["next_due"],
                     r["version"],
-                    r["lodged_on"],
-                    r["state_since"][:10],
                 ]
                 for r in rows
             ],
@@ -267,14 +361,55 @@ def audit_checkpoint(
 
 @workflow_app.command("diagram")
 def workflow_diagram(
-    case: Annotated[int | None, typer.Option("--case", help="Highlight this case's state.")] = None,
+    case: Annotated[
+        str | None,
+        typer.Option(
+            "--case", metavar="CASE", help="Highlight this case's state (id or file number)."
+        ),
+    ] = None,
 ) -> None:
     """The machine as Mermaid text."""
     if case is None:
         sys.stdout.write(mermaid() + "\n")
     else:
-        view = case_view(case)
+        view = case_view(case_ref(case, hint="'--case'"))
         sys.stdout.write(mermaid(view["workflow"], current=view["state"]) + "\n")
+
+
+def _print_schema(schema: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(schema, ensure_ascii=False, indent=2) + "\n")
+
+
+@schema_app.command("application")
+def schema_application() -> None:
+    """The application file that 'qmas case new' takes."""
+    from workflows.application import ApplicationFile
+
+    _print_schema(ApplicationFile.model_json_schema())
+
+
+@schema_app.command("profile")
+def schema_profile() -> None:
+    """The points-test profile (the application file's "profile"; 'qmas assess' takes it)."""
+    from workflows.rules.profile import Profile
+
+    _print_schema(Profile.model_json_schema())
+
+
+@schema_app.command("data")
+def schema_data(
+    trigger: Annotated[str, typer.Argument(help="A trigger, e.g. pay_fee, request_documents.")],
+) -> None:
+    """What 'qmas case advance CASE TRIGGER --data JSON' takes for this trigger."""
+    from workflows.inputs import model_for
+    from workflows.names import Trigger
+
+    try:
+        known = Trigger(trigger.strip())
+    except ValueError:
+        names = ", ".join(t.value for t in Trigger)
+        raise InvalidInput(f"unknown trigger '{trigger}'; one of: {names}") from None
+    _print_schema(model_for(known).model_json_schema())
 
 
 @app.command()
@@ -293,6 +428,21 @@ def assess(
     from console.assess import run_assess
 
     run_assess(read_json_file(file, "invalid profile"), on, as_json, date_of_birth, nationality)
+
+
+@app.command()
+def reasons(as_json: JsonFlag = False) -> None:
+    """The reasons an applicant may be told (codes for --reason-code), in English and Chinese."""
+    from workflows.reasons import REASONS
+
+    if as_json:
+        output.print_json([r.to_json() for r in REASONS.values()])
+        return
+    output.out.print(
+        output.table(
+            "Reasons", ["code", "en", "zh-HK"], [[r.code, r.en, r.zh_hk] for r in REASONS.values()]
+        )
+    )
 
 
 @app.command()

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from states.catalogue import label
+from workflows.formats import hkd
 
 out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 150)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -60,8 +61,8 @@ def show_case(v: dict[str, Any]) -> None:
             cats = ", ".join(f"{k} {p}" for k, p in v["categories"].items())
             out.print(f"Breakdown  {cats}")
     if v["fee_due"] is not None:
-        paid = f", paid {v['fee_paid']} by {v['payment_method']}" if v["fee_paid"] else ""
-        out.print(f"Fee due    HK${v['fee_due']:,}{paid}")
+        paid = f", paid {hkd(v['fee_paid'])} by {v['payment_method']}" if v["fee_paid"] else ""
+        out.print(f"Fee due    {hkd(v['fee_due'])}{paid}")
     if v["consent_letter"]:
         out.print(f"Consent    {v['consent_letter']}")
     if v["evisa_number"]:
@@ -95,7 +96,7 @@ def show_history(rows: list[dict[str, Any]]) -> None:
     out.print(
         table(
             None,
-            ["#", "at (UTC)", "trigger", "from → to", "actor (role)", "reason", "hash"],
+            ["#", "at (UTC)", "trigger", "from → to", "actor (role)", "reason", "note", "hash"],
             [
                 [
                     r["seq"],
@@ -104,12 +105,40 @@ def show_history(rows: list[dict[str, Any]]) -> None:
                     f"{r['from_state']} → {r['to_state']}",
                     f"{r['actor']} ({r['role']})",
                     r["reason"],
+                    r.get("note"),
                     r["hash"][:12],
                 ]
                 for r in rows
             ],
         )
     )
+
+
+def show_preview(p: dict[str, Any]) -> None:
+    """A preview for a person: the verdict first, then what would happen."""
+    move = f"{p['trigger']}: {p['from_state']} → {p['to_state']}"
+    if not p["allowed"]:
+        out.print(f"[red]✗[/] {move} would be refused (nothing was written):", highlight=False)
+        for r in p["reasons"]:
+            out.print(f"    {r}", markup=False, highlight=False)
+        return
+    out.print(
+        f"[green]✓[/] {move} would be allowed; version {p['version_after']} "
+        "(preview only: nothing was written).",
+        highlight=False,
+    )
+    for m in p["messages"]:
+        out.print(
+            f"    email to {m['to']} ({m['language']}, {m['template']}): {m['subject']}",
+            markup=False,
+            highlight=False,
+        )
+    for d in p["documents"]:
+        out.print(f"    document {d['name']}: {d['status']} (due {d['due']})", markup=False)
+    for d in p["deadlines"]:
+        out.print(f"    deadline for {d['what']}: {d['due']}", markup=False)
+    if p["fee_due"] is not None:
+        out.print(f"    fee due: {hkd(p['fee_due'])}", markup=False)
 
 
 def state_label(state: str) -> str:
