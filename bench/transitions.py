@@ -533,14 +533,13 @@ SQL_LIVE = (
 )
 SQL_LOCK = "SELECT pg_advisory_xact_lock(hashtext(?))"
 SQL_DOCS = "SELECT * FROM document_requests WHERE case_id = ? ORDER BY id"
-SQL_OUTSTANDING = "SELECT * FROM document_requests WHERE case_id = ? AND status = ? ORDER BY id"
 SQL_QUOTA_USED = "SELECT used FROM quota_usage WHERE year = ?"
 SQL_QUOTA_ROW = "INSERT INTO quota_usage (year, used) VALUES (?, 0) ON CONFLICT DO NOTHING"
-SQL_QUOTA_CLAIM = "UPDATE quota_usage SET used = used + 1 WHERE year = ? AND (? < 0 OR used < ?)"
+SQL_QUOTA_CLAIM = "UPDATE quota_usage SET used = used + 1 WHERE year = ?"
 SQL_HISTORY = (
     'INSERT INTO history (case_id, seq, from_state, to_state, "trigger", actor, role, reason, '
-    "payload, at, workflow, ruleset, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-    "?, ?)"
+    "note, payload, at, workflow, ruleset, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+    "?, ?, ?, ?, ?)"
 )
 SQL_OUTBOX = (
     'INSERT INTO outbox (case_id, history_id, topic, "trigger", payload, status, attempts, '
@@ -623,7 +622,7 @@ def raw_plan(full: bool, variant: str) -> RawPlan:
         file_prefix=settings.file_number_prefix,
         evisa_prefix=settings.evisa_prefix,
         dependants=len(application_file(variant)["dependants"]),
-        dests={t.value: MOVES[t].dest.value for t in Trigger},
+        dests={t.value: MOVES[t].dest.value for t in Trigger if MOVES[t].dest is not None},
     )
 
 
@@ -674,7 +673,7 @@ def _fx_receive_documents(db: RawDB, row: Any, step: Step, p: RawPlan) -> RawFx:
     received, waived = data.get("received", []), data.get("waived", {})
     resolved = []
     if p.full:
-        for d in db.all(SQL_OUTSTANDING, (row["id"], "requested")):
+        for d in [d for d in db.all(SQL_DOCS, (row["id"],)) if d["status"] == "requested"]:
             why = waived.get(d["item"])
             status = "waived" if why is not None and d["item"] not in received else "received"
             resolved.append((status, why, p.at, d["id"]))
@@ -684,13 +683,15 @@ def _fx_receive_documents(db: RawDB, row: Any, step: Step, p: RawPlan) -> RawFx:
 
 def _fx_shortlist(db: RawDB, row: Any, step: Step, p: RawPlan) -> RawFx:
     if p.full:  # guard: no document request outstanding
-        db.all(SQL_OUTSTANDING, (row["id"], "requested"))
+        db.all(SQL_DOCS, (row["id"],))
     return RawFx({}, {})
 
 
 def _fx_allot_quota(db: RawDB, row: Any, step: Step, p: RawPlan) -> RawFx:
-    if p.full and p.quota_cap is not None:  # guard: quota left
-        db.one(SQL_QUOTA_USED, (p.today.year,))
+    if p.full:  # guard: quota left (the year's counter, locked until commit on PostgreSQL)
+        db.run(SQL_QUOTA_ROW, (p.today.year,))
+        lock = " FOR UPDATE" if db.dialect == "postgresql" else ""
+        db.one(SQL_QUOTA_USED + lock, (p.today.year,))
     updates = {
         "quota_year": p.today.year,
         "allotted_at": p.at,
@@ -740,11 +741,8 @@ def raw_transition(db: RawDB, case_id: int, step: Step, p: RawPlan) -> int:
         version, from_state = row["version"], row["state"]
         to_state = p.dests[step.trigger]
         fx = RAW_EFFECTS[step.trigger](db, row, step, p)
-        if fx.quota:
-            cap = -1 if p.quota_cap is None else p.quota_cap
-            db.run(SQL_QUOTA_ROW, (p.today.year,))
-            if db.run(SQL_QUOTA_CLAIM, (p.today.year, cap, cap)) != 1:
-                raise RuntimeError("quota used up")
+        if fx.quota and db.run(SQL_QUOTA_CLAIM, (p.today.year,)) != 1:
+            raise RuntimeError("quota counter missing")
         seq = version + 1
         hrow = {
             "case_id": case_id,
@@ -755,6 +753,7 @@ def raw_transition(db: RawDB, case_id: int, step: Step, p: RawPlan) -> int:
             "actor": ACTOR,
             "role": step.role,
             "reason": None,
+            "note": None,
             "payload": canonical_json(fx.payload),
             "at": p.at,
             "workflow": row["workflow"],
@@ -786,6 +785,7 @@ def raw_transition(db: RawDB, case_id: int, step: Step, p: RawPlan) -> int:
             "actor": ACTOR,
             "role": step.role,
             "reason": None,
+            "reason_code": None,
             "payload": fx.payload,
             "at": p.at,
             "history_id": history_id,

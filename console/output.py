@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from states.catalogue import label
-from workflows.formats import hkd
+from workflows.formats import hkd, long_date
 
 out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 150)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -37,7 +37,7 @@ def show_case(v: dict[str, Any]) -> None:
         f"since {v['state_since']}"
     )
     out.print(
-        f"Applicant  {a['name']}, born {a['date_of_birth']}, {a['nationality']}"
+        f"Applicant  {a['name']}, born {long_date(a['date_of_birth'])}, {a['nationality']}"
         f"{', Mainland resident' if a['mainland_resident'] else ''}"
     )
     out.print(
@@ -48,13 +48,13 @@ def show_case(v: dict[str, Any]) -> None:
         out.print(f"Represented by {rep['name']} <{rep['email']}>")
     for d in v["dependants"]:
         out.print(
-            f"Dependant  {d['name']} ({d['relation']}, born {d['date_of_birth']})"
+            f"Dependant  {d['name']} ({d['relation']}, born {long_date(d['date_of_birth'])})"
             f"{'  ' + d['file_number'] if d['file_number'] else ''}"
         )
     if v["ruleset"]:
         verdict = "passed" if v["passed"] else "not passed"
         out.print(
-            f"Lodged on  {v['lodged_on']} under {v['ruleset']} ({v['test']} test): "
+            f"Lodged on  {long_date(v['lodged_on'])} under {v['ruleset']} ({v['test']} test): "
             f"{v['score']} points, pass mark {v['pass_mark']}, {verdict}"
         )
         if v["categories"]:
@@ -68,7 +68,7 @@ def show_case(v: dict[str, Any]) -> None:
     if v["evisa_number"]:
         out.print(f"e-Visa     {v['evisa_number']}")
     if v["deadline"]:
-        out.print(f"Deadline   {v['deadline']}")
+        out.print(f"Deadline   {long_date(v['deadline'])}")
     if v["outcome_reason"]:
         out.print(f"Reason     {v['outcome_reason']}")
     if v["documents"]:
@@ -134,9 +134,10 @@ def show_preview(p: dict[str, Any]) -> None:
             highlight=False,
         )
     for d in p["documents"]:
-        out.print(f"    document {d['name']}: {d['status']} (due {d['due']})", markup=False)
+        due = f" (due {long_date(d['due'])})" if d["due"] else ""
+        out.print(f"    document {d['name']}: {d['status']}{due}", markup=False)
     for d in p["deadlines"]:
-        out.print(f"    deadline for {d['what']}: {d['due']}", markup=False)
+        out.print(f"    deadline for {d['what']}: {long_date(d['due'])}", markup=False)
     if p["fee_due"] is not None:
         out.print(f"    fee due: {hkd(p['fee_due'])}", markup=False)
 

@@ -30,9 +30,21 @@ class Driver:
     """The raw cursor of one SQLAlchemy connection, with the two dialects' differences."""
 
     def __init__(self, conn: Connection) -> None:
-        self.pg = conn.dialect.name == "postgresql"
         raw = conn.connection.driver_connection
         assert raw is not None
+        self.__init_raw(raw, conn.dialect.name == "postgresql")
+
+    @classmethod
+    def of(cls, raw: Any, *, pg: bool) -> Driver:
+        """A driver on a DB-API connection checked out of the pool without a SQLAlchemy
+        `Connection` (the transition path: the wrapper costs more than the statements)."""
+        self = cls.__new__(cls)
+        self.__init_raw(raw, pg)
+        return self
+
+    def __init_raw(self, raw: Any, pg: bool) -> None:
+        self.pg = pg
+        self.raw = raw
         self.cursor: Any = raw.cursor()
 
     def sql(self, text: str) -> str:

@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, inspect, text, update
+from sqlalchemy.exc import DBAPIError
 
 from states.catalogue import TERMINAL, State
 from states.chain import canonical_json, row_hash
@@ -208,11 +209,24 @@ assert set(_OUTBOX_COLUMNS) <= set(out_t.c.keys())
 class Tx:
     """One open database transaction with the engine's queries."""
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.dialect = conn.dialect.name
+    def __init__(self, conn: Connection | None, *, driver: Driver | None = None) -> None:
+        if conn is None and driver is None:
+            raise ValueError("a transaction needs a connection or a driver")
+        self._conn = conn
+        self._driver = driver
+        self.dialect = (
+            conn.dialect.name
+            if conn is not None
+            else ("postgresql" if driver and driver.pg else "sqlite")
+        )
         self.pg = self.dialect == "postgresql"
-        self._driver: Driver | None = None
+
+    @property
+    def conn(self) -> Connection:
+        """The SQLAlchemy connection (not on the transition path, which runs on the driver)."""
+        if self._conn is None:
+            raise RuntimeError("this transaction runs on the driver only (Store.transition)")
+        return self._conn
 
     @property
     def driver(self) -> Driver:
@@ -364,14 +378,24 @@ class Tx:
         return Committed(c.case_id, seq, c.to_state, history_id, digest, outbox_ids)
 
     def _version_of(self, case_id: int) -> int | None:
-        v = self.conn.execute(select(app_t.c.version).where(app_t.c.id == case_id)).scalar()
-        return None if v is None else int(v)
+        row = self.driver.one("SELECT version FROM applications WHERE id = :id", {"id": case_id})
+        return None if row is None else int(row["version"])
 
     def _claim_quota(self, c: TransitionCommit) -> None:
         assert c.quota is not None
         if self.driver.execute(_CLAIM_QUOTA, {"year": c.quota.year}).rowcount != 1:
             # The decision loaded (and on PostgreSQL locked) the counter: it cannot be missing.
             raise Conflict(c.case_id, c.from_version, None)
+
+
+def _rollback(raw: Any, pg: bool) -> None:
+    try:
+        if pg:
+            raw.rollback()
+        else:
+            raw.execute("ROLLBACK")
+    except Exception:  # a broken connection: the pool discards it on return
+        pass
 
 
 class Store:
@@ -382,7 +406,19 @@ class Store:
         self.dialect = self.engine.dialect.name
 
     def init(self) -> None:
+        """Create the tables, and add any new nullable column to tables made by an older
+        release (additive changes only, such as ``history.note``; Alembic is to come)."""
         SQLModel.metadata.create_all(self.engine, tables=TABLES)
+        with self.engine.begin() as conn:
+            found = inspect(conn)
+            for table in TABLES:
+                have = {c["name"] for c in found.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name not in have and column.nullable:
+                        kind = column.type.compile(dialect=self.engine.dialect)
+                        conn.execute(
+                            text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+                        )
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -392,6 +428,36 @@ class Store:
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on success."""
         with self.engine.connect() as conn, conn.begin():
             yield Tx(conn)
+
+    @contextmanager
+    def transition(self) -> Iterator[Tx]:
+        """A write transaction on the pooled DB-API connection itself, for `advance`.
+
+        The same transaction as `write` (``BEGIN IMMEDIATE`` on SQLite; psycopg opens one at
+        the first statement), without SQLAlchemy's `Connection` around it: on the hot path
+        that wrapper cost ~40 µs a transition, more than the statements (docs/benchmarks.md).
+        Only driver-level statements run inside.
+        """
+        dbapi_error = self.engine.dialect.loaded_dbapi.Error
+        pooled = self.engine.raw_connection()
+        pg = self.dialect == "postgresql"
+        try:
+            raw: Any = pooled.driver_connection
+            try:
+                if not pg:
+                    raw.execute("BEGIN IMMEDIATE")
+                yield Tx(None, driver=Driver.of(raw, pg=pg))
+                if pg:
+                    raw.commit()
+                else:
+                    raw.execute("COMMIT")
+            except BaseException as err:
+                _rollback(raw, pg)
+                if isinstance(err, dbapi_error):  # the same errors SQLAlchemy would raise
+                    raise DBAPIError.instance(None, None, err, dbapi_error) from err
+                raise
+        finally:
+            pooled.close()
 
     @contextmanager
     def read(self) -> Iterator[Tx]:

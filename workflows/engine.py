@@ -148,7 +148,7 @@ def advance(
         trigger, actor, role, reason=reason, reason_code=reason_code, note=note, data=data, now=now
     )
     t = request.trigger
-    with store.write() as tx:
+    with store.transition() as tx:
         facts = load_facts(tx, case_id, MOVES[t].needs, today=today_hk(request.now), lock=True)
         case = facts.case
         if expected_version is not None and case.version != expected_version:

@@ -173,8 +173,8 @@ def judge(ctx: Context, *, include_input: bool = True) -> Judgement:
     """
     trigger, state = ctx.trigger, ctx.case.state
     move = MOVES[trigger]
-    dest = move.dest_from(state).value
-    if State(state) not in move.sources:
+    dest = move.dest.value if move.dest is not None else state
+    if state not in move.source_names:
         return Judgement(trigger, state, dest, "state", [not_from_state(trigger, state)], None)
     by_role = role_refusal(trigger, ctx.request.role)
     asking = Asking(ctx, include_input)

@@ -8,6 +8,7 @@ enumerate it; the shared `transitions` machine is built from it (`workflows.mach
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from states.catalogue import TERMINAL, State
 from workflows import effects as fx
@@ -35,7 +36,11 @@ class Move:
     def dest_from(self, state: State | str) -> State:
         return self.dest if self.dest is not None else State(state)
 
-    @property
+    @cached_property
+    def source_names(self) -> frozenset[str]:
+        return frozenset(s.value for s in self.sources)
+
+    @cached_property
     def needs(self) -> frozenset[Fact]:
         """Every fact the move's guards and effect read: what the store loads to decide it."""
         out = set(self.effect.needs)
