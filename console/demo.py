@@ -78,7 +78,7 @@ APPLICATIONS: dict[str, dict[str, Any]] = {
             "1986-11-02",
             "GB",
             False,
-            "emily.watson@example.co.uk",
+            "emily.watsn@example.co.uk",
             "en",
             "533012298",
         ),
@@ -141,6 +141,17 @@ STEPS: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
     ("kumar", "2023-04-11 09:05", "submit", "Rajesh KUMAR", "applicant", {}),
     ("chan", "2023-04-12 09:30", "issue_file_number", "qmas-intake", "system", {}),
     ("watson", "2023-05-08 09:30", "issue_file_number", "qmas-intake", "system", {}),
+    (
+        "watson",
+        "2023-05-09 14:20",
+        "amend",  # the applicant rang: her email address was mistyped on the form
+        "Officer LAM",
+        "caseworker",
+        {
+            "data": {"applicant": {"email": "emily.watson@example.co.uk"}},
+            "note": "Applicant phoned 9 May; identity confirmed by date of birth and passport.",
+        },
+    ),
     ("kumar", "2023-05-15 09:30", "issue_file_number", "qmas-intake", "system", {}),
     (
         "chan",
@@ -153,11 +164,22 @@ STEPS: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
     ("martinez", "2023-05-20 21:14", "submit", "Sofia MARTÍNEZ", "applicant", {}),
     (
         "chan",
+        "2023-05-15 10:05",
+        "record_documents",  # a partial receipt: the verification report is still to come
+        "Officer LAM",
+        "caseworker",
+        {
+            "data": {"received": ["employment_proof"]},
+            "note": "Reference letters arrived by post; checked against the employer's website.",
+        },
+    ),
+    (
+        "chan",
         "2023-05-26 15:20",
         "receive_documents",
         "Officer LAM",
         "caseworker",
-        {"data": {"received": ["employment_proof", "degree_verification"]}},
+        {"data": {"received": ["degree_verification"]}},
     ),
     (
         "nguyen",
@@ -209,10 +231,17 @@ STEPS: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
         "Selection Committee",
         "committee",
         {
-            "reason": "The committee considered other applications better suited to Hong Kong's "
-            "needs "
-            "in this selection exercise."
+            "reason_code": "not_selected",
+            "note": "Scored 80; the August exercise's cut-off was 95.",
         },
+    ),
+    (
+        "kumar",
+        "2023-10-02 11:00",
+        "note",
+        "Auditor YU",
+        "auditor",
+        {"note": "Sampled for the quarterly audit: refusal reason and score agree."},
     ),
     (
         "watson",
@@ -351,6 +380,8 @@ def run_demo(allow_reset: bool = False, flows: bool = True) -> dict[str, int]:
                 actor,
                 role,
                 reason=extra.get("reason"),
+                reason_code=extra.get("reason_code"),
+                note=extra.get("note"),
                 data=extra.get("data"),
                 store=store,
                 now=_at(when),
@@ -373,6 +404,8 @@ def run_demo(allow_reset: bool = False, flows: bool = True) -> dict[str, int]:
         f"\n{sum(case_view(i, store=store)['version'] for i in ids.values())} transitions "
         f"committed (the reminder flow's included), {outcome.refused} refused with reasons. "
         f"Try: {q} cases, {q} case show 1, {q} case actions 1 --role caseworker, "
+        f"{q} case history QM2023-000003 (notes stay internal), "
+        f"{q} case preview QM2023-000005 note --actor you --role auditor --note checked, "
         f"{q} outbox, {q} audit verify"
     )
     return ids
