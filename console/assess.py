@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from console import output
 from states.errors import InvalidInput
 from workflows.clock import today_hk
+from workflows.formats import long_date
+from workflows.views import parse_day
 
 
 def run_assess(
@@ -21,7 +22,7 @@ def run_assess(
 
     if not isinstance(data, dict):
         raise InvalidInput("the file must hold a JSON object", prefix="invalid profile")
-    when = _parse_day(on) if on else today_hk()
+    when = parse_day(on) if on else today_hk()
     applicant = data.get("applicant") if "applicant" in data else None
     profile_data = data.get("profile", data) if applicant is not None else data
     if applicant is None:
@@ -43,7 +44,7 @@ def run_assess(
     ruleset = ruleset_for(when)
     result = assess(
         profile,
-        date_of_birth=_parse_day(str(born)),
+        date_of_birth=parse_day(str(born)),
         nationality=str(nationality),
         on=when,
         ruleset=ruleset,
@@ -54,7 +55,7 @@ def run_assess(
         return
     verdict = "eligible" if not result.reasons else "not eligible"
     output.out.print(
-        f"[bold]{result.ruleset}[/] ({result.test} test) on {when}: "
+        f"[bold]{result.ruleset}[/] ({result.test} test) on {long_date(when)}: "
         f"{result.score} / {result.maximum}, pass mark {result.pass_mark}: {verdict}"
     )
     output.out.print(
@@ -62,10 +63,3 @@ def run_assess(
     )
     for r in result.reasons:
         output.out.print(f"  ✗ {r}")
-
-
-def _parse_day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(f"'{text}' is not a date (YYYY-MM-DD)") from None

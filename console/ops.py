@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
 from typing import Annotated, Any
 
 import typer
@@ -13,9 +12,9 @@ import typer
 from console import output
 from notifications import ledger
 from states import outbox as events
-from states.errors import InvalidInput
 from workflows.clock import now_utc
 from workflows.engine import default_store
+from workflows.views import parse_day
 
 outbox_app = typer.Typer(
     help="Pending, failed and dead events and messages; re-drive one.",
@@ -39,12 +38,7 @@ def run_flow(fn: Callable[..., dict[str, Any]], **params: Any) -> dict[str, Any]
 
 
 def _day(text: str | None) -> str | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise InvalidInput(f"'{text}' is not a date (YYYY-MM-DD)") from None
+    return None if text is None else parse_day(text).isoformat()
 
 
 def _print_summary(title: str, summary: dict[str, Any], as_json: bool) -> None:

@@ -26,6 +26,7 @@ from states.store import Store, Tx
 from workflows import advance
 from workflows.clock import HK, iso, parse_iso, today_hk
 from workflows.deadlines import Schedule, Stage
+from workflows.formats import long_date
 from workflows.settings import WorkflowSettings
 
 log = logging.getLogger(__name__)
@@ -189,7 +190,10 @@ def plan_reminders(
                 store=store,
                 now=moment,
                 reason_code=LAPSE_REASONS[topic],
-                note=f"No reply on {what} by {due}; the grace period ended by {today.isoformat()}.",
+                note=(
+                    f"No reply on {what} by {long_date(due)}; "
+                    f"the grace period ended by {long_date(today)}."
+                ),
             )
             report.lapsed.append(case_id)
         except QmasError as err:  # moved meanwhile: the next run looks again

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from states.catalogue import label as state_label
+from states.labels import Bilingual
 from workflows.documents import label as document_label
 from workflows.reasons import applicant_text
 
@@ -36,10 +37,10 @@ TRIGGER_KINDS: dict[str, str] = {
     "lapse": "lapsed",
 }
 
-METHOD_LABELS: dict[str, tuple[str, str]] = {
-    "credit_card": ("Credit card", "信用卡"),
-    "pps": ("PPS", "繳費靈"),
-    "fps": ("FPS (Faster Payment System)", "轉數快"),
+METHOD_LABELS: dict[str, Bilingual] = {
+    "credit_card": Bilingual(en="Credit card", zh_hk="信用卡"),
+    "pps": Bilingual(en="PPS", zh_hk="繳費靈"),
+    "fps": Bilingual(en="FPS (Faster Payment System)", zh_hk="轉數快"),
 }
 
 FEE_KINDS = {
@@ -76,10 +77,7 @@ def recipients(case: Mapping[str, Any]) -> list[dict[str, Any]]:
 def payment(amount: int | None, language: str) -> dict[str, Any] | None:
     if amount is None:
         return None
-    zh = language == "zh-HK"
-    methods = [
-        {"code": c, "label": (zh_l if zh else en)} for c, (en, zh_l) in METHOD_LABELS.items()
-    ]
+    methods = [{"code": c, "label": label.text(language)} for c, label in METHOD_LABELS.items()]
     return {"amount": amount, "methods": methods}
 
 

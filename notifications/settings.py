@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from states.labels import Bilingual
+
 
 class NotificationSettings(BaseSettings):
     """Where messages go and whom they are from."""
@@ -67,4 +69,4 @@ class NotificationSettings(BaseSettings):
 
     def office_name(self, language: str) -> str:
         """The office name in the recipient's language ("en" or "zh-HK")."""
-        return self.office_name_zh if language == "zh-HK" else self.office_name_en
+        return Bilingual(en=self.office_name_en, zh_hk=self.office_name_zh).text(language)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from states.labels import Bilingual
+
 
 class State(StrEnum):
     draft = "draft"
@@ -25,31 +27,29 @@ class State(StrEnum):
 
 
 @dataclass(frozen=True)
-class StateInfo:
+class StateInfo(Bilingual):
     state: State
-    en: str
-    zh_hk: str
-    terminal: bool
+    terminal: bool = False
 
     def label(self, language: str = "en") -> str:
-        return self.zh_hk if language == "zh-HK" else self.en
+        return self.text(language)
 
 
 CATALOGUE: dict[State, StateInfo] = {
     info.state: info
     for info in (
-        StateInfo(State.draft, "Draft", "草稿", False),
-        StateInfo(State.submitted, "Submitted", "已遞交", False),
-        StateInfo(State.file_number_issued, "File number issued", "已發出檔案編號", False),
-        StateInfo(State.documents_requested, "Documents requested", "要求補交文件", False),
-        StateInfo(State.shortlisted, "Shortlisted", "已入選", False),
-        StateInfo(State.quota_allotted, "Quota allotted", "已獲分配名額", False),
-        StateInfo(State.mainland_consent, "Mainland consent recorded", "已記錄內地同意書", False),
-        StateInfo(State.fee_paid, "Fee paid", "已繳費", False),
-        StateInfo(State.evisa_issued, "e-Visa issued", "已簽發電子簽證", True),
-        StateInfo(State.refused, "Refused", "已拒絕", True),
-        StateInfo(State.withdrawn, "Withdrawn", "已撤回", True),
-        StateInfo(State.lapsed, "Lapsed", "已失效", True),
+        StateInfo(State.draft, en="Draft", zh_hk="草稿"),
+        StateInfo(State.submitted, en="Submitted", zh_hk="已遞交"),
+        StateInfo(State.file_number_issued, en="File number issued", zh_hk="已發出檔案編號"),
+        StateInfo(State.documents_requested, en="Documents requested", zh_hk="要求補交文件"),
+        StateInfo(State.shortlisted, en="Shortlisted", zh_hk="已入選"),
+        StateInfo(State.quota_allotted, en="Quota allotted", zh_hk="已獲分配名額"),
+        StateInfo(State.mainland_consent, en="Mainland consent recorded", zh_hk="已記錄內地同意書"),
+        StateInfo(State.fee_paid, en="Fee paid", zh_hk="已繳費"),
+        StateInfo(State.evisa_issued, en="e-Visa issued", zh_hk="已簽發電子簽證", terminal=True),
+        StateInfo(State.refused, en="Refused", zh_hk="已拒絕", terminal=True),
+        StateInfo(State.withdrawn, en="Withdrawn", zh_hk="已撤回", terminal=True),
+        StateInfo(State.lapsed, en="Lapsed", zh_hk="已失效", terminal=True),
     )
 }
 

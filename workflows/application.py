@@ -22,13 +22,12 @@ from pydantic import (
 )
 
 from states.errors import InvalidInput
-from workflows.countries import ISO_ALPHA2
+from workflows.countries import check_nationality
+from workflows.rules import validate_profile  # the points-test profile contract
+from workflows.rules.dates import age_on
+from workflows.validation import format_errors
 
 EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
-
-
-def age_on(born: date, on: date) -> int:
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
 class _Strict(BaseModel):
@@ -63,13 +62,7 @@ class Applicant(_Strict):
     representative: Representative | None = None
 
     _check_email = field_validator("email")(_email)
-
-    @field_validator("nationality")
-    @classmethod
-    def _iso(cls, value: str) -> str:
-        if value not in ISO_ALPHA2:
-            raise ValueError(f"'{value}' is not an ISO 3166-1 alpha-2 country code (e.g. CN, GB)")
-        return value
+    _check_nationality = field_validator("nationality")(check_nationality)
 
 
 class DependantIn(_Strict):
@@ -89,41 +82,6 @@ class ApplicationFile(_Strict):
 _DEPENDANTS = TypeAdapter(list[DependantIn])
 
 
-def _where(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "file"
-
-
-def _model_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The pydantic model that holds the field at ``loc`` (following nested models)."""
-    for part in loc:
-        if model is None or not isinstance(part, str) or part not in model.model_fields:
-            return None
-        annotation = model.model_fields[part].annotation
-        candidates = [annotation, *getattr(annotation, "__args__", ())]
-        model = next(
-            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
-        )
-    return model
-
-
-def format_errors(
-    err: ValidationError, prefix: str = "", *, model: type[BaseModel] | None = None
-) -> list[str]:
-    """One line per problem, ``where: what``; an unknown field names the fields allowed."""
-    lines = []
-    for e in err.errors():
-        loc = tuple(e["loc"])
-        where = _where(loc)
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field"
-            holder = _model_at(model, loc[:-1])
-            if holder is not None:
-                msg += f"; allowed: {', '.join(holder.model_fields)}"
-        lines.append(f"{prefix}{where}: {msg}")
-    return lines
-
-
 def dependant_problems(dependants: list[DependantIn], on: date) -> list[str]:
     """Family rules: one spouse at most; a child must be under 18 and unmarried on ``on``."""
     problems = []
@@ -131,17 +89,15 @@ def dependant_problems(dependants: list[DependantIn], on: date) -> list[str]:
         problems.append("dependants: at most one spouse may be included")
     for i, d in enumerate(dependants):
         if d.date_of_birth > on:
-            problems.append(f"dependants.{i}.date_of_birth: {d.date_of_birth} is in the future")
-        if d.relation == "child":
-            age = age_on(d.date_of_birth, on)
-            if age >= 18:
-                problems.append(
-                    f"dependants.{i}: {d.name} is {age}; a child dependant must be under 18"
-                )
-            if d.married:
-                problems.append(
-                    f"dependants.{i}: {d.name} is married; a child dependant must be unmarried"
-                )
+            problems.append(f"dependants[{i}].date_of_birth: {d.date_of_birth} is in the future")
+        elif d.relation == "child" and (age := age_on(d.date_of_birth, on)) >= 18:
+            problems.append(
+                f"dependants[{i}]: {d.name} is {age}; a child dependant must be under 18"
+            )
+        if d.relation == "child" and d.married:
+            problems.append(
+                f"dependants[{i}]: {d.name} is married; a child dependant must be unmarried"
+            )
     return problems
 
 
@@ -159,8 +115,6 @@ def parse_application(data: Any, *, today: date) -> ApplicationFile:
         problems.extend(format_errors(err, model=ApplicationFile))
     profile = data.get("profile")
     if isinstance(profile, dict) and profile:
-        from workflows.rules import validate_profile  # the points-test profile contract
-
         try:
             validate_profile(profile)
         except InvalidInput as err:

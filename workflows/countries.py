@@ -255,3 +255,12 @@ ISO_ALPHA2: frozenset[str] = frozenset(
         "ZW",
     ]
 )
+
+
+def check_nationality(value: str) -> str:
+    """The one nationality check: an officially assigned ISO 3166-1 alpha-2 code, in any case
+    ("vn" is "VN"); returns the code in capitals, or raises `ValueError` with one message."""
+    code = value.strip().upper()
+    if code not in ISO_ALPHA2:
+        raise ValueError(f"'{value}' is not an ISO 3166-1 alpha-2 country code (e.g. CN, GB)")
+    return code

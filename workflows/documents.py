@@ -11,67 +11,80 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from states.labels import Bilingual
+
 NAME = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 
-CATALOGUE: dict[str, tuple[str, str]] = {
-    "identity_document": (
-        "Identity or travel document (passport bio page)",
-        "身份證明或旅行證件（護照個人資料頁）",
+CATALOGUE: dict[str, Bilingual] = {
+    "identity_document": Bilingual(
+        en="Identity or travel document (passport bio page)",
+        zh_hk="身份證明或旅行證件（護照個人資料頁）",
     ),
-    "photograph": ("Recent photograph", "近照"),
-    "academic_certificates": ("Academic certificates and transcripts", "學歷證明及成績單"),
-    "degree_verification": ("Degree verification report", "學位認證報告"),
-    "professional_qualification": ("Professional qualification certificate", "專業資格證明"),
-    "employment_proof": (
-        "Employer reference letters and employment records",
-        "僱主推薦信及工作證明",
+    "photograph": Bilingual(en="Recent photograph", zh_hk="近照"),
+    "academic_certificates": Bilingual(
+        en="Academic certificates and transcripts", zh_hk="學歷證明及成績單"
     ),
-    "international_experience_proof": (
-        "Proof of international work experience",
-        "國際工作經驗證明",
+    "degree_verification": Bilingual(en="Degree verification report", zh_hk="學位認證報告"),
+    "professional_qualification": Bilingual(
+        en="Professional qualification certificate", zh_hk="專業資格證明"
     ),
-    "multinational_experience_proof": (
-        "Proof of work at a multinational or renowned enterprise",
-        "跨國公司或知名企業工作證明",
+    "employment_proof": Bilingual(
+        en="Employer reference letters and employment records", zh_hk="僱主推薦信及工作證明"
     ),
-    "sector_experience_proof": ("Proof of work in a specified sector", "指定行業工作證明"),
-    "language_proof": ("Proof of language proficiency", "語文能力證明"),
-    "financial_proof": (
-        "Proof of financial means (bank statements, assets)",
-        "財政能力證明（銀行結單、資產證明）",
+    "international_experience_proof": Bilingual(
+        en="Proof of international work experience", zh_hk="國際工作經驗證明"
     ),
-    "income_proof": ("Proof of income in the preceding year", "上一年度收入證明"),
-    "business_proof": ("Proof of business ownership and profit", "業務擁有權及利潤證明"),
-    "listed_company_proof": ("Proof of ownership of a listed company", "擁有上市公司證明"),
-    "talent_list_proof": ("Proof of meeting a Talent List profession", "符合人才清單專業的證明"),
-    "achievement_evidence": ("Evidence of exceptional achievement", "傑出成就證明"),
-    "marriage_certificate": ("Marriage certificate", "結婚證書"),
-    "birth_certificate": ("Birth certificate of each dependent child", "受養子女出生證明書"),
-    "spouse_degree": ("Spouse's degree certificate", "配偶學位證明"),
-    "hk_family_identity": (
-        "Hong Kong permanent identity card of the family member",
-        "家庭成員的香港永久性居民身份證",
+    "multinational_experience_proof": Bilingual(
+        en="Proof of work at a multinational or renowned enterprise",
+        zh_hk="跨國公司或知名企業工作證明",
     ),
-    "police_certificate": (
-        "Police certificate (certificate of no criminal record)",
-        "無犯罪紀錄證明書",
+    "sector_experience_proof": Bilingual(
+        en="Proof of work in a specified sector", zh_hk="指定行業工作證明"
     ),
-    "mainland_consent_letter": (
-        "Consent letter from the Mainland work unit or records authority",
-        "內地工作單位或檔案管理部門同意書",
+    "language_proof": Bilingual(en="Proof of language proficiency", zh_hk="語文能力證明"),
+    "financial_proof": Bilingual(
+        en="Proof of financial means (bank statements, assets)",
+        zh_hk="財政能力證明（銀行結單、資產證明）",
     ),
-    "certified_translation": (
-        "Certified translation of documents not in Chinese or English",
-        "非中英文文件的核證譯本",
+    "income_proof": Bilingual(en="Proof of income in the preceding year", zh_hk="上一年度收入證明"),
+    "business_proof": Bilingual(
+        en="Proof of business ownership and profit", zh_hk="業務擁有權及利潤證明"
+    ),
+    "listed_company_proof": Bilingual(
+        en="Proof of ownership of a listed company", zh_hk="擁有上市公司證明"
+    ),
+    "talent_list_proof": Bilingual(
+        en="Proof of meeting a Talent List profession", zh_hk="符合人才清單專業的證明"
+    ),
+    "achievement_evidence": Bilingual(
+        en="Evidence of exceptional achievement", zh_hk="傑出成就證明"
+    ),
+    "marriage_certificate": Bilingual(en="Marriage certificate", zh_hk="結婚證書"),
+    "birth_certificate": Bilingual(
+        en="Birth certificate of each dependent child", zh_hk="受養子女出生證明書"
+    ),
+    "spouse_degree": Bilingual(en="Spouse's degree certificate", zh_hk="配偶學位證明"),
+    "hk_family_identity": Bilingual(
+        en="Hong Kong permanent identity card of the family member",
+        zh_hk="家庭成員的香港永久性居民身份證",
+    ),
+    "police_certificate": Bilingual(
+        en="Police certificate (certificate of no criminal record)", zh_hk="無犯罪紀錄證明書"
+    ),
+    "mainland_consent_letter": Bilingual(
+        en="Consent letter from the Mainland work unit or records authority",
+        zh_hk="內地工作單位或檔案管理部門同意書",
+    ),
+    "certified_translation": Bilingual(
+        en="Certified translation of documents not in Chinese or English",
+        zh_hk="非中英文文件的核證譯本",
     ),
 }
 
 
 def label(name: str, language: str = "en") -> str:
     known = CATALOGUE.get(name)
-    if known:
-        return known[1] if language == "zh-HK" else known[0]
-    return name.replace("_", " ").capitalize()
+    return known.text(language) if known else name.replace("_", " ").capitalize()
 
 
 def checklist(

@@ -13,8 +13,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from states.errors import InvalidInput
-from workflows.application import Representative, format_errors
+from workflows.application import Representative, check_email
 from workflows.names import Trigger
+from workflows.validation import format_errors
 
 
 class TriggerInput(BaseModel):
@@ -85,11 +86,7 @@ class ApplicantAmendment(TriggerInput):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        from workflows.application import check_email
-
-        return check_email(value)
+        return None if value is None else check_email(value)
 
 
 class AmendInput(TriggerInput):

@@ -11,16 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from states.errors import InvalidInput
+from states.labels import Bilingual
 
 
 @dataclass(frozen=True)
-class Reason:
+class Reason(Bilingual):
     code: str
-    en: str
-    zh_hk: str
-
-    def text(self, language: str = "en") -> str:
-        return self.zh_hk if language == "zh-HK" else self.en
 
     def to_json(self) -> dict[str, str]:
         return {"code": self.code, "en": self.en, "zh-HK": self.zh_hk}
@@ -33,45 +29,45 @@ REASONS: dict[str, Reason] = {
     for r in (
         Reason(
             "not_selected",
-            "The application was not selected in the selection exercise.",
-            "申請在甄選過程中未獲選。",
+            en="The application was not selected in the selection exercise.",
+            zh_hk="申請在甄選過程中未獲選。",
         ),
         Reason(
             "prerequisites_not_met",
-            "The applicant does not meet the scheme's basic prerequisites.",
-            "申請人未符合計劃的基本資格。",
+            en="The applicant does not meet the scheme's basic prerequisites.",
+            zh_hk="申請人未符合計劃的基本資格。",
         ),
         Reason(
             "points_below_pass_mark",
-            "The applicant's score is below the pass mark of the points test.",
-            "申請人的得分低於計分制度的及格分數。",
+            en="The applicant's score is below the pass mark of the points test.",
+            zh_hk="申請人的得分低於計分制度的及格分數。",
         ),
         Reason(
             "false_or_misleading_information",
-            "The application contains false or misleading information.",
-            "申請載有虛假或具誤導性的資料。",
+            en="The application contains false or misleading information.",
+            zh_hk="申請載有虛假或具誤導性的資料。",
         ),
         Reason(
             "documents_not_provided",
-            "The documents requested were not provided by the due date.",
-            "申請人未有在限期前提交所要求的文件。",
+            en="The documents requested were not provided by the due date.",
+            zh_hk="申請人未有在限期前提交所要求的文件。",
         ),
         Reason(
             "fee_not_paid",
-            "The visa fee was not paid by the payment deadline.",
-            "申請人未有在繳費限期前繳付簽證費用。",
+            en="The visa fee was not paid by the payment deadline.",
+            zh_hk="申請人未有在繳費限期前繳付簽證費用。",
         ),
         Reason(
             "no_longer_eligible",
-            "The applicant no longer meets the scheme's requirements.",
-            "申請人已不再符合計劃的要求。",
+            en="The applicant no longer meets the scheme's requirements.",
+            zh_hk="申請人已不再符合計劃的要求。",
         ),
         Reason(
             "withdrawn_at_applicant_request",
-            "The application was withdrawn at the applicant's request.",
-            "申請應申請人要求撤回。",
+            en="The application was withdrawn at the applicant's request.",
+            zh_hk="申請應申請人要求撤回。",
         ),
-        Reason(OTHER, "Other reason (stated below).", "其他原因（見下文）。"),
+        Reason(OTHER, en="Other reason (stated below).", zh_hk="其他原因（見下文）。"),
     )
 }
 

@@ -265,6 +265,14 @@ def state_as_of(case_id: int, moment: datetime, *, store: Store | None = None) -
     }
 
 
+def parse_day(text: str) -> date:
+    """A ``YYYY-MM-DD`` date typed by a person (a command-line option, a file's field)."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
 def parse_moment(text: str) -> datetime:
     """``YYYY-MM-DD`` (the end of that day in Hong Kong) or an ISO date-time (HK if naive)."""
     try:

@@ -42,6 +42,7 @@ from tests.flows.flowkit import (
 from tests.notifications.smtp_server import SmtpRecorder
 from workflows.calendar import is_working_day
 from workflows.clock import HK
+from workflows.formats import long_date
 from workflows.reasons import REASONS
 
 DOCS_DUE = date(2024, 2, 15)  # Thursday after Lunar New Year
@@ -110,7 +111,7 @@ def assert_lapsed_by_system(store: Store, case_id: int, due: date) -> None:
     assert (last["trigger"], last["to_state"], last["role"]) == ("lapse", "lapsed", "system")
     assert last["actor"] == "qmas-reminders"
     assert last["reason"] is None
-    assert due.isoformat() in last["note"] and "grace period" in last["note"]
+    assert long_date(due) in last["note"] and "grace period" in last["note"]
     with store.read() as tx:
         assert tx.load_case(case_id).state == "lapsed"
         (body,) = [

@@ -76,7 +76,7 @@ def test_prerequisite__age_18(on: date, refused: bool) -> None:
     result = assess(EXAMPLE, date_of_birth=date(2008, 4, 12), nationality="CN", on=on)
     expected = (
         [
-            "The applicant is 17 on 11 Apr 2026; applicants must be 18 or over when the "
+            "The applicant is 17 on 11 April 2026; applicants must be 18 or over when the "
             "application is lodged."
         ]
         if refused
@@ -146,7 +146,7 @@ def test_assess__excluded_nationality_is_a_reason(
 
 def test_assess__excluded_nationality_reason_names_the_country() -> None:
     assert reasons(EXAMPLE, on=date(2023, 10, 24), nationality="VN") == [
-        "Nationals of Vietnam may not apply under QMAS on 24 Oct 2023."
+        "Nationals of Vietnam may not apply under QMAS on 24 October 2023."
     ]
 
 
@@ -165,7 +165,7 @@ def test_assess__returns_all_reasons_at_once() -> None:
     assert result.score == 30  # 0 + 0 + 0 + 0 + 20 language + 10 family
     assert result.reasons == [
         "The applicant has a criminal record, so the good character prerequisite is unmet.",
-        "Nationals of Vietnam may not apply under QMAS on 24 Oct 2023.",
+        "Nationals of Vietnam may not apply under QMAS on 24 October 2023.",
         "The applicant scored 30 points, below the pass mark of 80 "
         "under the General Points Test (gpt-2023).",
     ]
@@ -215,7 +215,7 @@ def test_assess__explicit_ruleset_overrides_the_date() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        pytest.param({"nationality": "Vietnam"}, "ISO 3166 alpha-2", id="nationality_not_a_code"),
+        pytest.param({"nationality": "Vietnam"}, "ISO 3166-1 alpha-2", id="nationality_not_a_code"),
         pytest.param({"date_of_birth": date(2030, 1, 1)}, "is after", id="born_after_lodging"),
         pytest.param({"on": date(2007, 1, 1)}, "no rule set covers", id="before_first_ruleset"),
     ],

@@ -40,7 +40,7 @@ def test_ruleset_for__lodging_date(on: date, expected: str) -> None:
 
 
 def test_ruleset_for__before_the_first_rule_set_is_invalid() -> None:
-    with pytest.raises(InvalidInput, match="gpt-2008, starts on 1 Jan 2008"):
+    with pytest.raises(InvalidInput, match="gpt-2008, starts on 1 January 2008"):
         ruleset_for(date(2007, 12, 31))
 
 

@@ -1,7 +1,8 @@
 """QMAS eligibility rules: the profile contract, dated rule sets, points tests, fees, quotas
 and excluded nationalities. Pure and deterministic: no database, no I/O, no clock.
 
-Imports only the standard library, pydantic, `states.errors` and `workflows.clock`.
+Imports only the standard library, pydantic, `states.errors` and the leaf modules
+`workflows.clock`, `workflows.countries`, `workflows.formats` and `workflows.validation`.
 """
 
 from workflows.rules.assessment import Assessment, assess

@@ -8,7 +8,9 @@ from datetime import date
 from typing import Any
 
 from states.errors import InvalidInput
-from workflows.rules.dates import age_on, day_text, hk_date
+from workflows.countries import check_nationality
+from workflows.formats import long_date
+from workflows.rules.dates import age_on, hk_date
 from workflows.rules.enhanced import criteria_met
 from workflows.rules.nationalities import country_name, excluded_nationalities
 from workflows.rules.points import score_categories
@@ -72,7 +74,7 @@ def assess(
     reasons = unmet_prerequisites(Applicant(profile, age, day, rules))
     if code in excluded_nationalities(day):
         reasons.append(
-            f"Nationals of {country_name(code)} may not apply under QMAS on {day_text(day)}."
+            f"Nationals of {country_name(code)} may not apply under QMAS on {long_date(day)}."
         )
 
     test_name = f"{_TEST_NAMES[profile.test]} ({rules.id})"
@@ -121,10 +123,7 @@ def _below_pass_mark(rules: RuleSet, score: int, test_name: str) -> str:
 
 
 def _nationality_code(nationality: str) -> str:
-    code = nationality.strip().upper()
-    if len(code) != 2 or not code.isalpha():
-        raise InvalidInput(
-            [f"nationality: expected an ISO 3166 alpha-2 code such as 'VN', got {nationality!r}"],
-            prefix="invalid assessment",
-        )
-    return code
+    try:
+        return check_nationality(nationality)
+    except ValueError as err:
+        raise InvalidInput([f"nationality: {err}"], prefix="invalid assessment") from None

@@ -1,4 +1,6 @@
-"""Hong Kong calendar days for the rules: turning moments into HK dates, ages and readable days."""
+"""Hong Kong calendar days for the rules: turning moments into HK dates, and ages.
+
+Dates written for people go through `workflows.formats.long_date`."""
 
 from __future__ import annotations
 
@@ -27,8 +29,3 @@ def age_on(date_of_birth: date, on: date) -> int:
         )
     before_birthday = (on.month, on.day) < (date_of_birth.month, date_of_birth.day)
     return on.year - date_of_birth.year - int(before_birthday)
-
-
-def day_text(on: date) -> str:
-    """'25 Oct 2023': the form used in sentences a caseworker reads."""
-    return f"{on.day} {on:%b %Y}"

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from workflows.rules.dates import day_text
+from workflows.formats import long_date
 from workflows.rules.profile import Profile
 from workflows.rules.rulesets import RuleSet
 
@@ -39,7 +39,7 @@ PREREQUISITES: tuple[Prerequisite, ...] = (
         _always,
         lambda a: a.age >= a.ruleset.minimum_age,
         lambda a: (
-            f"The applicant is {a.age} on {day_text(a.on)}; applicants must be "
+            f"The applicant is {a.age} on {long_date(a.on)}; applicants must be "
             f"{a.ruleset.minimum_age} or over when the application is lodged."
         ),
     ),

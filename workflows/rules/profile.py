@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from states.errors import InvalidInput
+from workflows.validation import format_errors
 
 TestKind = Literal["general", "achievement"]
 DegreeLevel = Literal["doctorate", "master", "bachelor", "professional"]
@@ -122,27 +123,7 @@ def validate_profile(data: dict[str, Any]) -> Profile:
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:
-        raise InvalidInput(
-            [_describe(error) for error in exc.errors()], prefix="invalid profile"
-        ) from None
-
-
-def _describe(error: Any) -> str:
-    """One readable line for one pydantic error: `profile.work.senior_years: …`."""
-    path = "profile"
-    for part in error["loc"]:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        return f"{path}: unknown field"
-    if kind == "missing":
-        return f"{path}: required field is missing"
-    if kind == "value_error":
-        return f"{path}: {error['ctx']['error']}"
-    message = error["msg"][:1].lower() + error["msg"][1:]
-    if not isinstance(error["input"], dict | list):  # a whole object would drown the line
-        message += f" (got {error['input']!r})"
-    return f"{path}: {message}"
+        raise InvalidInput(format_errors(exc, root="profile"), prefix="invalid profile") from None
 
 
 def _number(value: float) -> str:

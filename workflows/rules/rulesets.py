@@ -12,7 +12,8 @@ from datetime import date, timedelta
 from itertools import pairwise
 
 from states.errors import InvalidInput
-from workflows.rules.dates import day_text, hk_date
+from workflows.formats import long_date
+from workflows.rules.dates import hk_date
 from workflows.rules.tables import (
     AgeBand,
     CategoryCaps,
@@ -224,8 +225,8 @@ def ruleset_for(on: date) -> RuleSet:
     first = RULESETS[0]
     raise InvalidInput(
         [
-            f"no rule set covers {day_text(day)}; the first, {first.id}, "
-            f"starts on {day_text(first.starts)}"
+            f"no rule set covers {long_date(day)}; the first, {first.id}, "
+            f"starts on {long_date(first.starts)}"
         ],
         prefix="invalid lodging date",
     )
