@@ -17,7 +17,8 @@ def now_utc() -> datetime:
 
 def iso(moment: datetime) -> str:
     """ISO-8601 UTC text with microseconds and a Z, the format every stored timestamp uses."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is ~10x cheaper than strftime and gives the same text for years 1000-9999.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_iso(text: str) -> datetime:

@@ -19,7 +19,7 @@ from workflows.validation import format_errors
 
 
 class TriggerInput(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 
 class NoInput(TriggerInput):
@@ -129,6 +129,11 @@ def parse_input(trigger: Trigger, data: Any) -> TriggerInput:
                 prefix="invalid data",
             )
         return _NO_INPUT
+    if not data:  # the defaults: one shared instance per model (models are never mutated)
+        empty = _EMPTY.get(model)
+        if empty is None:
+            empty = _EMPTY[model] = model.model_validate({})
+        return empty
     try:
         return model.model_validate(data)
     except ValidationError as err:
@@ -136,3 +141,4 @@ def parse_input(trigger: Trigger, data: Any) -> TriggerInput:
 
 
 _NO_INPUT = NoInput()
+_EMPTY: dict[type[TriggerInput], TriggerInput] = {}
