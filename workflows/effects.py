@@ -192,10 +192,10 @@ def number_evisa(ctx: Context) -> Effects:
 @effect()
 def close(ctx: Context) -> Effects:
     """Close the case: no deadline any more; the reason told to the applicant is kept."""
-    from workflows.reasons import REASONS
+    from workflows.reasons import applicant_text
 
     code = ctx.request.reason_code
-    told = ctx.reason if code is None or ctx.reason else REASONS[code].en
+    told = applicant_text(code, ctx.reason, "en")  # what the applicant's letter says, in English
     payload = {"reason_code": code} if code is not None else {}
     return Effects(updates={"deadline": None, "outcome_reason": told}, payload=payload)
 

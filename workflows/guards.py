@@ -153,8 +153,11 @@ def _named_documents(ctx: Context) -> list[str]:
     never = sorted(stray.difference(done))
     if never:
         out.append(f"Not requested: {', '.join(never)} (outstanding: {still}).")
+    both = sorted(set(ctx.data.received) & set(ctx.data.waived))
+    if both:
+        out.append(f"Named as both received and waived: {', '.join(both)}; name each once.")
     for name, why in ctx.data.waived.items():
-        if not why.strip():
+        if not why.strip() and name not in both:
             out.append(f"A waiver of {name} needs a reason.")
     return out
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from states.errors import InvalidInput
 from workflows.application import Representative, check_email
@@ -82,6 +89,13 @@ class ApplicantAmendment(TriggerInput):
     representative: Representative | None = Field(
         default=None, description="The authorised representative, or null to remove one."
     )
+
+    @field_validator("email", "language", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            raise ValueError(f"the {info.field_name} cannot be removed, only replaced")
+        return value
 
     @field_validator("email")
     @classmethod

@@ -3,12 +3,19 @@
 Whatever is thrown at the engine, the history stays consistent with the cases: the state is
 where the last history row put it, the version counts the rows, the chain verifies, a closed
 case stays closed, and every refusal is a `QmasError` that wrote nothing.
+
+The corrections and notes (record_documents, amend, note) keep the state: each adds one history
+row and one version, and is allowed exactly when the issue says so. A note's text is kept in
+its history row's ``note`` column and never reaches an outbox event (what the emails are built
+from).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -25,12 +32,14 @@ from hypothesis.stateful import (
 from sqlalchemy import func, select
 
 from states.audit import verify
-from states.errors import QmasError
+from states.errors import PermissionDenied, QmasError, TransitionNotAllowed
 from states.models import applications, document_requests, history, outbox, quota_usage
 from states.store import Store
 from tests.core.core_lifecycle import (
     ALL_ROLES,
+    CONTRACT,
     FROZEN_AT,
+    ROLES,
     TERMINALS,
     VALID,
     new_case,
@@ -46,6 +55,14 @@ INVALID: dict[Trigger, list[dict[str, Any]]] = {
     Trigger.receive_documents: [{}, {"received": ["photograph"]}, {"waived": {"x": ""}}],
     Trigger.record_mainland_consent: [{}, {"consent_letter": ""}],
     Trigger.pay_fee: [{"amount": 1, "method": "cash"}, {"amount": "lots"}, {}],
+    Trigger.record_documents: [{}, {"received": ["photograph"]}, {"waived": {"x": " "}}],
+    Trigger.amend: [
+        {},
+        {"applicant": {}},
+        {"applicant": {"phone": "+852 5555 0000"}},
+        {"applicant": {"email": "not-an-email"}},
+        {"applicant": {"language": "fr"}},
+    ],
 }
 MALFORMED = [{"unexpected": 1}, {"amount": True}]
 # The happy path's next trigger from each state (a Mainland case records consent first).
@@ -59,6 +76,49 @@ NEXT: dict[str, tuple[Trigger, ...]] = {
     "mainland_consent": (Trigger.pay_fee, Trigger.lapse),
     "fee_paid": (Trigger.issue_evisa,),
 }
+# The moves that keep the state (corrections and notes), and where each may start.
+KEEPING = frozenset({Trigger.record_documents, Trigger.amend, Trigger.note})
+SOURCES: dict[Trigger, frozenset[str]] = {
+    t: frozenset(s.value for (s, tt) in CONTRACT if tt is t) for t in Trigger
+}
+APPLICANT_COLUMNS = ("email", "language", "representative_name", "representative_email")
+NEVER_REQUESTED = "photograph"  # no rule of this machine ever asks for it
+WAIVER_REASONS = ["Original seen at the counter", "Bank letter already on file", "", "   "]
+ABSENT = "(absent)"  # an amendment field left out of --data
+SAME_EMAIL = "(the current email)"
+EMAILS = [ABSENT, SAME_EMAIL, "chan.tm@mail.example.org", "e.watson@mail.example.co.uk"]
+LANGUAGES = [ABSENT, "en", "zh-HK"]
+REPRESENTATIVES: list[Any] = [
+    ABSENT,
+    None,
+    {"name": "Wong & Co.", "email": "cases@wongco.example"},
+    {"name": "Lee & Partners", "email": "hk@leepartners.example"},
+]
+NOTE_TEXT = st.text(
+    alphabet=st.characters(codec="utf-8", categories=("L", "N", "P", "Zs")), max_size=30
+)
+
+
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string anywhere in a JSON value (keys included)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield str(k)
+            yield from strings_in(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings_in(v)
+
+
+def expected_refusal(state: str, trigger: Trigger, role: str) -> type[QmasError]:
+    """The error a refused move raises: not from this state first, then the role, then rules."""
+    if state not in SOURCES[trigger]:
+        return TransitionNotAllowed
+    if role not in ROLES[trigger]:
+        return PermissionDenied
+    return TransitionNotAllowed
 
 
 class CaseEngine(RuleBasedStateMachine):
@@ -71,6 +131,8 @@ class CaseEngine(RuleBasedStateMachine):
         self.store.init()
         self.cases: list[int] = []
         self.closed: dict[int, str] = {}  # case -> the terminal state it reached
+        self.notes: list[tuple[int, int, str]] = []  # (case, history seq, the note as kept)
+        self.notes_written = 0
         self.days_passed = 0
         self.moved = 0
         self.refused = 0
@@ -104,6 +166,29 @@ class CaseEngine(RuleBasedStateMachine):
             case = tx.load_case(case_id)
             return case.state, case.version, case.values["fee_due"]
 
+    def _values(self, case_id: int) -> dict[str, Any]:
+        with self.store.read() as tx:
+            case = tx.load_case(case_id)
+            return {**case.values, "state": case.state, "version": case.version}
+
+    def _documents(self, case_id: int) -> list[dict[str, Any]]:
+        with self.store.read() as tx:
+            return tx.documents(case_id)
+
+    def _last_history(self, case_id: int) -> dict[str, Any]:
+        with self.store.read() as tx:
+            row = tx.conn.execute(
+                select(history)
+                .where(history.c.case_id == case_id)
+                .order_by(history.c.seq.desc())
+                .limit(1)
+            ).one()
+        return dict(row._mapping)
+
+    def _a_note(self) -> str:
+        self.notes_written += 1
+        return f"Internal note {self.notes_written}: checked with the intake team."
+
     @rule(
         pick=st.integers(min_value=0, max_value=4),
         trigger=st.sampled_from(list(Trigger)),
@@ -112,6 +197,8 @@ class CaseEngine(RuleBasedStateMachine):
         data_pick=st.integers(min_value=0, max_value=5),
         version_kind=st.sampled_from(["right", "right", "none", "stale", "ahead"]),
         reason=st.sampled_from([None, "", "Because the committee decided so."]),
+        reason_code=st.sampled_from([None, None, None, "not_selected", "other", "no_such_code"]),
+        note_kind=st.sampled_from([None, None, "blank", "text"]),
     )
     def random_trigger(
         self,
@@ -122,6 +209,8 @@ class CaseEngine(RuleBasedStateMachine):
         data_pick: int,
         version_kind: str,
         reason: str | None,
+        reason_code: str | None,
+        note_kind: str | None,
     ) -> None:
         case_id = self.cases[pick % len(self.cases)]
         _, _, fee_due = self._row(case_id)
@@ -141,7 +230,12 @@ class CaseEngine(RuleBasedStateMachine):
             data = None
         if trigger is Trigger.refuse and reason is None and data_kind == "valid":
             reason = valid.reason
-        self.fire_checked(case_id, trigger, role, data, version_kind, reason)
+        note = {None: None, "blank": "  ", "text": self._a_note()}[note_kind]
+        if trigger is Trigger.note and note is None and data_kind == "valid":
+            note = self._a_note()
+        self.fire_checked(
+            case_id, trigger, role, data, version_kind, reason, reason_code=reason_code, note=note
+        )
 
     def fire_checked(
         self,
@@ -151,8 +245,15 @@ class CaseEngine(RuleBasedStateMachine):
         data: dict[str, Any] | None,
         version_kind: str,
         reason: str | None,
-    ) -> None:
-        state, version, _ = self._row(case_id)
+        *,
+        reason_code: str | None = None,
+        note: str | None = None,
+        allowed: bool | None = None,
+    ) -> Any:
+        """Advance; a refusal must write nothing. With ``allowed`` (the model's answer), the
+        engine must agree, and a refusal must be the right error with its sentences."""
+        before_case = self._values(case_id)
+        state, version = before_case["state"], before_case["version"]
         expected = {
             "right": version,
             "none": None,
@@ -168,52 +269,215 @@ class CaseEngine(RuleBasedStateMachine):
                 role,
                 expected_version=expected,
                 reason=reason,
+                reason_code=reason_code,
+                note=note,
                 data=data,
                 store=self.store,
             )
-        except QmasError:
+        except QmasError as err:
             # Any refusal (typed) writes nothing at all; other exceptions fail the test.
             assert self._fingerprint(case_id) == before
+            if allowed is not None:
+                assert not allowed, f"{trigger} refused: {err}"
+                assert isinstance(err, expected_refusal(state, trigger, role)), err
+                if isinstance(err, TransitionNotAllowed):
+                    assert err.reasons and all(r.endswith(".") for r in err.reasons), err
             self.refused += 1
-            event("refused")
-            return
+            event(f"{trigger} refused" if trigger in KEEPING else "refused")
+            return None
+        assert allowed is not False, f"{trigger} was allowed"
         self.moved += 1
-        event(f"reached {done.to_state}")
-        assert case_id not in self.closed, "a closed case moved"
+        event(f"{done.trigger}: reached {done.to_state}")
+        assert case_id not in self.closed or trigger is Trigger.note, "a closed case moved"
         assert (done.from_state, done.version) == (state, version + 1)
         assert version_kind in ("right", "none")
+        last = self._last_history(case_id)
+        assert (last["seq"], last["trigger"], last["to_state"]) == (
+            done.version,
+            trigger.value,
+            done.to_state,
+        )
+        kept = note.strip() if note and note.strip() else None
+        assert last["note"] == kept
+        if kept is not None:
+            self.notes.append((case_id, done.version, kept))
+        if trigger in KEEPING:
+            # A correction or a note: the same state (since the same moment), one more row.
+            after = self._values(case_id)
+            assert done.to_state == state == after["state"]
+            assert after["state_since"] == before_case["state_since"]
+            assert after["deadline"] == before_case["deadline"]
         if done.to_state in TERMINALS:
-            self.closed[case_id] = done.to_state
+            self.closed.setdefault(case_id, done.to_state)
+        return done
 
     @rule(
         pick=st.integers(min_value=0, max_value=4),
-        choice=st.integers(min_value=0, max_value=3),
-        version_kind=st.sampled_from(["right", "none", "stale"]),
+        choices=st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=4),
+        version_kind=st.sampled_from(["right", "right", "none", "stale"]),
     )
-    def progress(self, pick: int, choice: int, version_kind: str) -> None:
-        """Fire the next step of the happy path, so random runs reach the later states."""
+    def progress(self, pick: int, choices: list[int], version_kind: str) -> None:
+        """Fire the next steps of the happy path, so random runs reach the later states."""
         case_id = self.cases[pick % len(self.cases)]
-        with self.store.read() as tx:
-            case = tx.load_case(case_id)
-        options = NEXT.get(case.state)
-        if options is None:
+        for choice in choices:
+            with self.store.read() as tx:
+                case = tx.load_case(case_id)
+            options = NEXT.get(case.state)
+            if options is None:
+                return
+            # The forward step, or the side branch: documents half the time, lapse once due.
+            side = choice < 2
+            if options[-1] is Trigger.lapse:
+                deadline = case.values["deadline"]
+                side = choice < 2 and deadline is not None and today_hk().isoformat() > deadline
+            nxt = options[1] if side and len(options) > 1 else options[0]
+            if (
+                nxt is Trigger.pay_fee
+                and case.state == "quota_allotted"
+                and case.values["mainland_resident"]
+            ):
+                nxt = Trigger.record_mainland_consent
+            data = VALID[nxt].data
+            if nxt is Trigger.receive_documents:
+                # Account for whatever is still open (record_documents may have done some).
+                docs = self._documents(case_id)
+                data = {"received": [d["item"] for d in docs if d["status"] == "requested"]}
+            if nxt is Trigger.pay_fee:
+                data = {"amount": case.values["fee_due"], "method": "credit_card"}
+            step = VALID[nxt]
+            done = self.fire_checked(case_id, nxt, step.role, data, version_kind, step.reason)
+            if done is None or nxt is Trigger.request_documents:
+                return  # leave the documents open a while, for record_documents
+
+    def _ask_for_documents(self, case_id: int) -> None:
+        """Take a case on the happy path as far as a document request, where it can."""
+        for trigger in (Trigger.submit, Trigger.issue_file_number, Trigger.request_documents):
+            state = self._row(case_id)[0]
+            if state in SOURCES[trigger]:
+                step = VALID[trigger]
+                self.fire_checked(case_id, trigger, step.role, step.data, "right", None)
+
+    # --- corrections and notes: the state stays --------------------------------------------
+    @rule(
+        pick=st.integers(min_value=0, max_value=4),
+        prefer_open=st.booleans(),
+        received=st.sets(st.integers(min_value=0, max_value=3), max_size=3),
+        waived=st.dictionaries(
+            st.integers(min_value=0, max_value=3), st.sampled_from(WAIVER_REASONS), max_size=2
+        ),
+        stray=st.sampled_from([None, None, "never_requested", "already_recorded"]),
+        role=st.sampled_from(["caseworker", "caseworker", "caseworker", *ALL_ROLES]),
+    )
+    def record_documents(
+        self,
+        pick: int,
+        prefer_open: bool,
+        received: set[int],
+        waived: dict[int, str],
+        stray: str | None,
+        role: str,
+    ) -> None:
+        """Some of the open documents received or waived; allowed exactly as the issue says."""
+        case_id = self.cases[pick % len(self.cases)]
+        if prefer_open:
+            with_open = [
+                c for c in self.cases if any(d["status"] == "requested" for d in self._documents(c))
+            ]
+            if with_open:
+                case_id = with_open[pick % len(with_open)]
+            else:
+                self._ask_for_documents(case_id)
+        state = self._row(case_id)[0]
+        docs = self._documents(case_id)
+        open_items = sorted({d["item"] for d in docs if d["status"] == "requested"})
+        done_items = sorted({d["item"] for d in docs} - set(open_items))
+        names = open_items or ["police_certificate"]
+        got = sorted({names[i % len(names)] for i in received})
+        waive = {names[i % len(names)]: why for i, why in waived.items()}
+        waive = {k: v for k, v in waive.items() if k not in got}
+        if stray == "never_requested":
+            got.append(NEVER_REQUESTED)
+        elif stray == "already_recorded" and done_items:
+            got.append(done_items[0])
+        named = set(got) | set(waive)
+        allowed = (
+            state == "documents_requested"
+            and role in ROLES[Trigger.record_documents]
+            and bool(open_items)
+            and bool(named)
+            and named <= set(open_items)
+            and all(why.strip() for why in waive.values())
+        )
+        data = {"received": got, "waived": waive}
+        done = self.fire_checked(
+            case_id, Trigger.record_documents, role, data, "right", None, allowed=allowed
+        )
+        if done is None:
             return
-        # Mostly the forward step; sometimes the side branch (documents; lapse once due).
-        side = choice == 0
-        if options[-1] is Trigger.lapse:
-            deadline = case.values["deadline"]
-            side = choice < 2 and deadline is not None and today_hk().isoformat() > deadline
-        nxt = options[1] if side and len(options) > 1 else options[0]
-        if (
-            nxt is Trigger.pay_fee
-            and case.state == "quota_allotted"
-            and case.values["mainland_resident"]
-        ):
-            nxt = Trigger.record_mainland_consent
-        data = VALID[nxt].data
-        if nxt is Trigger.pay_fee:
-            data = {"amount": case.values["fee_due"], "method": "credit_card"}
-        self.fire_checked(case_id, nxt, VALID[nxt].role, data, version_kind, VALID[nxt].reason)
+        after = {d["id"]: d for d in self._documents(case_id)}
+        for d in docs:
+            now = after[d["id"]]
+            if d["status"] != "requested":
+                assert now == d, "a document already recorded changed"
+            elif d["item"] in got:
+                assert now["status"] == "received"
+            elif d["item"] in waive:
+                assert (now["status"], now["waiver_reason"]) == ("waived", waive[d["item"]].strip())
+            else:
+                assert now == d, "a document not named was touched"
+        assert len(after) == len(docs), "recording documents requests none"
+
+    @rule(
+        pick=st.integers(min_value=0, max_value=4),
+        email=st.sampled_from(EMAILS),
+        language=st.sampled_from(LANGUAGES),
+        representative=st.sampled_from(REPRESENTATIVES),
+        role=st.sampled_from(["caseworker", "supervisor", "caseworker", "supervisor", *ALL_ROLES]),
+    )
+    def amend(self, pick: int, email: str, language: str, representative: Any, role: str) -> None:
+        """Correct contact details on an open case; the history row keeps before and after."""
+        case_id = self.cases[pick % len(self.cases)]
+        case = self._values(case_id)
+        change: dict[str, Any] = {}
+        if email != ABSENT:
+            change["email"] = case["email"] if email == SAME_EMAIL else email
+        if language != ABSENT:
+            change["language"] = language
+        if representative != ABSENT:
+            change["representative"] = representative
+        before = {c: case[c] for c in APPLICANT_COLUMNS}
+        after = dict(before)
+        after.update({k: v for k, v in change.items() if k in ("email", "language")})
+        if "representative" in change:
+            rep = change["representative"]
+            after["representative_name"] = rep["name"] if rep else None
+            after["representative_email"] = rep["email"] if rep else None
+        changed = [c for c in APPLICANT_COLUMNS if before[c] != after[c]]
+        allowed = case["state"] not in TERMINALS and role in ROLES[Trigger.amend] and bool(changed)
+        data = {"applicant": change}
+        done = self.fire_checked(case_id, Trigger.amend, role, data, "right", None, allowed=allowed)
+        if done is None:
+            return
+        now = self._values(case_id)
+        assert {c: now[c] for c in APPLICANT_COLUMNS} == after
+        payload = json.loads(self._last_history(case_id)["payload"])
+        for c in changed:
+            assert (payload["before"][c], payload["after"][c]) == (before[c], after[c])
+
+    @rule(
+        pick=st.integers(min_value=0, max_value=4),
+        role=st.sampled_from([*sorted(ROLES[Trigger.note]), *ALL_ROLES]),
+        kind=st.sampled_from(["text", "text", "text", "empty", "blank"]),
+        text=NOTE_TEXT,
+    )
+    def note(self, pick: int, role: str, kind: str, text: str) -> None:
+        """A note on any case, closed ones included, by the roles that may write one."""
+        case_id = self.cases[pick % len(self.cases)]
+        written = {"text": f"{self._a_note()} {text}", "empty": "", "blank": " \t "}[kind]
+        allowed = role in ROLES[Trigger.note] and bool(written.strip())
+        self.fire_checked(
+            case_id, Trigger.note, role, None, "right", None, note=written, allowed=allowed
+        )
 
     @precondition(lambda self: self.days_passed < 270)
     @rule(days=st.integers(min_value=1, max_value=120))
@@ -255,6 +519,23 @@ class CaseEngine(RuleBasedStateMachine):
         with self.store.read() as tx:
             total = tx.conn.execute(select(func.sum(applications.c.version))).scalar()
         assert report.rows == (total or 0)
+
+    @invariant()
+    def notes_stay_in_history_only(self) -> None:
+        """Each note is in its history row's note column, and in no outbox event."""
+        with self.store.read() as tx:
+            noted = {
+                (r.case_id, r.seq): r.note
+                for r in tx.conn.execute(select(history.c.case_id, history.c.seq, history.c.note))
+                if r.note is not None
+            }
+            events = [r.payload for r in tx.conn.execute(select(outbox.c.payload))]
+        assert noted == {(c, seq): text for c, seq, text in self.notes}
+        texts = [text for _, _, text in self.notes]
+        for raw in events:
+            told = list(strings_in(json.loads(raw)))
+            for text in texts:
+                assert text not in raw and not any(text in s for s in told), text
 
 
 CaseEngine.TestCase.settings = settings(
