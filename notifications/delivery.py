@@ -110,7 +110,9 @@ def _build(msg: ledger.Claimed, settings: NotificationSettings) -> tuple[bytes, 
         rendered = render_message(msg.kind, msg.language, msg.context)
         data = build_wire(rendered, message_id=msg.message_id, sender=settings.mail_from,
                           to=msg.recipient)  # fmt: skip
-    except QmasError as err:  # a template or context fault will not mend itself
+    except (QmasError, ValueError) as err:  # a template, context or address fault (such as a
+        # non-ASCII address stored before addresses were checked) will not mend itself: this
+        # message is dead-lettered, the others in the batch still go
         return f"could not render: {err}"
     return data, rendered.subject
 

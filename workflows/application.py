@@ -25,7 +25,7 @@ from states.errors import InvalidInput
 from workflows.countries import check_nationality
 from workflows.rules import validate_profile  # the points-test profile contract
 from workflows.rules.dates import age_on
-from workflows.validation import format_errors
+from workflows.validation import control_characters, format_errors
 
 EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 
@@ -38,6 +38,11 @@ def check_email(value: str) -> str:
     """The one email check of the engine (application files, amendments)."""
     if len(value) > 320 or not EMAIL.match(value):
         raise ValueError(f"'{value[:80]}' is not an email address")
+    if not value.isascii():  # mail servers here take ASCII addresses only (no SMTPUTF8)
+        raise ValueError(
+            f"'{value[:80]}' has characters outside ASCII; give the address in ASCII "
+            "(an internationalised domain in its xn-- form)"
+        )
     return value
 
 
@@ -107,7 +112,7 @@ def parse_application(data: Any, *, today: date) -> ApplicationFile:
         raise InvalidInput(
             ["the application file must be a JSON object"], prefix="invalid application"
         )
-    problems: list[str] = []
+    problems: list[str] = control_characters(data)
     app: ApplicationFile | None = None
     try:
         app = ApplicationFile.model_validate(data)

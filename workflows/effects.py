@@ -138,11 +138,14 @@ def close_document_requests(ctx: Context) -> Effects:
 
 @effect(needs=[Fact.documents])
 def record_some_documents(ctx: Context) -> Effects:
-    """The documents named are received or waived; the others stay open, as does the deadline."""
+    """The documents named are received or waived; the others stay open, as does the deadline
+    (lifted once nothing is outstanding)."""
     resolved = _resolve(ctx, everything=False)
     remaining = len(ctx.outstanding) - len(resolved)
     payload = {**_receipt(ctx), "outstanding": remaining}
-    return Effects(payload=payload, resolved_documents=resolved)
+    # Nothing left to wait for: no reminders, no lapse; receive_documents moves the case on.
+    updates: dict[str, Any] = {} if remaining else {"deadline": None}
+    return Effects(updates=updates, payload=payload, resolved_documents=resolved)
 
 
 @effect(needs=[Fact.quota])

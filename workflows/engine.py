@@ -29,9 +29,10 @@ from workflows.context import Context, Request
 from workflows.facts import CaseFacts, load_facts
 from workflows.inputs import parse_input
 from workflows.machine import Judgement, judge, parse_role, parse_trigger
-from workflows.reasons import reason_for
+from workflows.reasons import reason_for_trigger
 from workflows.settings import WorkflowSettings
 from workflows.spec import MOVES, TABLE, WORKFLOW_VERSION, Trigger
+from workflows.validation import check_text
 
 log = logging.getLogger(__name__)
 
@@ -75,22 +76,15 @@ def default_settings() -> WorkflowSettings:
 
 
 def _check_actor(actor: str) -> str:
-    actor = (actor or "").strip()
-    if not actor:
+    name = check_text(actor, "the actor name", limit=200, multiline=False)
+    if not name:
         raise InvalidInput("an actor name is required (--actor)")
-    if len(actor) > 200:
-        raise InvalidInput("the actor name is longer than 200 characters")
-    return actor
+    return name
 
 
 def _text(value: str | None, what: str, limit: int) -> str | None:
-    value = value.strip() if value else None
-    if value and len(value) > limit:
-        raise InvalidInput(f"{what} is longer than {limit:,} characters")
-    return value or None
-
-
-_CLOSING = frozenset({Trigger.refuse, Trigger.withdraw, Trigger.lapse})
+    """Free text (a reason, a note): trimmed, no control characters, None when nothing visible."""
+    return check_text(value, what, limit=limit, multiline=True)
 
 
 def make_request(
@@ -109,11 +103,7 @@ def make_request(
     r = parse_role(role)
     code = reason_code.strip() if reason_code and reason_code.strip() else None
     if code is not None:
-        reason_for(code)  # unknown codes are bad input
-        if t not in _CLOSING:
-            raise InvalidInput(
-                f"--reason-code applies to {', '.join(sorted(_CLOSING))}, not to {t}"
-            )
+        reason_for_trigger(code, t)  # an unknown or unsuited code is bad input
     return Request(
         trigger=t,
         role=r,

@@ -8,7 +8,7 @@ guards, which explain the refusal. `qmas schema data TRIGGER` prints these model
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -22,7 +22,7 @@ from pydantic import (
 from states.errors import InvalidInput
 from workflows.application import Representative, check_email
 from workflows.names import Trigger
-from workflows.validation import format_errors
+from workflows.validation import control_characters, format_errors
 
 
 class TriggerInput(BaseModel):
@@ -41,7 +41,9 @@ class SubmitInput(TriggerInput):
 
 class RequestDocumentsInput(TriggerInput):
     documents: list[str] = Field(
-        default=[], description="Document names, e.g. police_certificate (qmas checklist)."
+        default=[],
+        max_length=50,
+        description="Document names, e.g. police_certificate (qmas checklist).",
     )
     due: date | None = Field(
         default=None, description="Due date (default: 20 Hong Kong working days from today)."
@@ -49,9 +51,11 @@ class RequestDocumentsInput(TriggerInput):
 
 
 class DocumentsInput(TriggerInput):
-    received: list[str] = Field(default=[], description="Outstanding documents now received.")
-    waived: dict[str, str] = Field(
-        default={}, description="Outstanding documents waived, each with the reason."
+    received: list[str] = Field(
+        default=[], max_length=50, description="Outstanding documents now received."
+    )
+    waived: dict[str, Annotated[str, Field(max_length=400)]] = Field(
+        default={}, max_length=50, description="Outstanding documents waived, each with the reason."
     )
 
 
@@ -70,7 +74,9 @@ class ConsentInput(TriggerInput):
 
 
 class PayFeeInput(TriggerInput):
-    amount: float | None = Field(default=None, description="Hong Kong dollars paid.")
+    amount: float | None = Field(
+        default=None, allow_inf_nan=False, description="Hong Kong dollars paid."
+    )
     method: str | None = Field(default=None, description="credit_card, pps or fps.")
 
     @field_validator("amount", mode="before")
@@ -136,6 +142,9 @@ def parse_input(trigger: Trigger, data: Any) -> TriggerInput:
         data = {}
     if not isinstance(data, dict):
         raise InvalidInput([f"--data for {trigger} must be a JSON object"], prefix="invalid data")
+    bad = control_characters(data)
+    if bad:
+        raise InvalidInput(bad, prefix="invalid data")
     if model is NoInput:
         if data:
             raise InvalidInput(

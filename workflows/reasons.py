@@ -72,6 +72,26 @@ REASONS: dict[str, Reason] = {
 }
 
 
+# Which closing triggers each reason may explain (the rest would tell the applicant nonsense).
+_REFUSALS = frozenset(
+    {
+        "not_selected",
+        "prerequisites_not_met",
+        "points_below_pass_mark",
+        "false_or_misleading_information",
+        "documents_not_provided",
+        "fee_not_paid",
+        "no_longer_eligible",
+        OTHER,
+    }
+)
+USED_BY: dict[str, frozenset[str]] = {
+    "refuse": _REFUSALS,
+    "withdraw": frozenset({"withdrawn_at_applicant_request", OTHER}),
+    "lapse": frozenset({"documents_not_provided", "fee_not_paid", OTHER}),
+}
+
+
 def reason_for(code: str) -> Reason:
     try:
         return REASONS[code]
@@ -90,3 +110,21 @@ def applicant_text(code: str | None, reason: str | None, language: str) -> str |
         return reason or REASONS[OTHER].text(language)
     base = REASONS[code].text(language)
     return f"{base} {reason}" if reason else base
+
+
+def reason_for_trigger(code: str, trigger: str) -> Reason:
+    """The reason ``code``, if it may explain ``trigger``; `InvalidInput` otherwise."""
+    reason = reason_for(code)
+    suited = USED_BY.get(trigger)
+    if suited is None:
+        raise InvalidInput(
+            f"--reason-code applies to {', '.join(sorted(USED_BY))}, not to {trigger}",
+            prefix="invalid reason",
+        )
+    if code not in suited:
+        raise InvalidInput(
+            f"'{code}' does not explain {trigger}; for {trigger} use one of: "
+            f"{', '.join(sorted(suited))}",
+            prefix="invalid reason",
+        )
+    return reason

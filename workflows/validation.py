@@ -7,9 +7,12 @@ its problems through `format_errors`, one line per problem, ``where: what``:
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+
+from states.errors import InvalidInput
 
 
 def format_errors(
@@ -66,3 +69,50 @@ def _model_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> type[BaseM
             (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
         )
     return model
+
+
+def _bad_character(text: str, multiline: bool) -> str | None:
+    for ch in text:
+        if ch in "\n\t" and multiline:
+            continue
+        if unicodedata.category(ch) == "Cc":  # C0, DEL, C1: terminal escapes, NUL
+            return f"U+{ord(ch):04X}"
+    return None
+
+
+def check_text(value: str | None, what: str, *, limit: int, multiline: bool) -> str | None:
+    """Text a person typed: trimmed; control characters (escape codes, NUL) refused; longer
+    than ``limit`` refused; ``None`` when nothing visible is left (spaces, zero-width marks)."""
+    if value is None:
+        return None
+    text = value.strip()
+    bad = _bad_character(text, multiline)
+    if bad is not None:
+        raise InvalidInput(f"{what} contains a control character ({bad})")
+    if len(text) > limit:
+        raise InvalidInput(f"{what} is longer than {limit:,} characters")
+    if not any(ch.isprintable() and not ch.isspace() for ch in text):
+        return None
+    return text
+
+
+def control_characters(data: Any, root: str = "") -> list[str]:
+    """Where a JSON value holds text with control characters (newline and tab allowed)."""
+    out: list[str] = []
+    stack: list[tuple[str, Any]] = [(root, data)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            bad = _bad_character(value, True)
+            if bad is not None:
+                out.append(f"{where or 'input'}: contains a control character ({bad})")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                key = str(k)
+                if _bad_character(key, False) is not None:
+                    out.append(f"{where or 'input'}: a field name contains a control character")
+                    continue
+                stack.append((f"{where}.{key}" if where else key, v))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(value))
+    return sorted(out)

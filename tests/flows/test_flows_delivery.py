@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from sqlalchemy import text
 
 from console.cli import main
 from flows.dispatch import dispatch_events
@@ -240,3 +241,25 @@ def test_backoff__delay_doubles_up_to_the_cap_with_jitter_between_half_and_whole
     assert policy.delay(attempt, rng=lambda: 0.999999) > timedelta(seconds=step * 0.99)
     for _ in range(50):  # the real random source stays within the band too
         assert timedelta(seconds=step / 2) <= policy.delay(attempt) <= timedelta(seconds=step)
+
+
+def test_a_message_that_cannot_be_built_is_dead_lettered_and_the_rest_still_go(
+    store: Store, smtp: SmtpRecorder
+) -> None:
+    """An address stored before addresses were checked (non-ASCII: no SMTPUTF8 here) fails
+    alone: its messages go to dead letters with the reason, the other case's are sent."""
+    with time_machine.travel(START, tick=False):
+        ids = plan_messages(store, ["applicant@example.org", "second@example.org"])
+        with store.write() as tx:  # as an older release could have stored it
+            tx.conn.execute(
+                text("UPDATE deliveries SET recipient = :r WHERE recipient = :old"),
+                {"r": "üser@例え.jp", "old": "second@example.org"},
+            )
+        report = deliver(store, smtp.url, policy=POLICY)
+    assert (report.sent, report.dead) == (2, 2)
+    dead = ledger_rows(store, status="dead")
+    assert {r["recipient"] for r in dead} == {"üser@例え.jp"}
+    assert all("could not render" in r["last_error"] for r in dead)
+    assert len(smtp.messages) == 2
+    assert set(statuses(store).values()) == {"sent", "dead"}
+    assert ids
