@@ -62,4 +62,4 @@ def run_assess(
         output.table(None, ["category", "points"], [[k, v] for k, v in result.categories.items()])
     )
     for r in result.reasons:
-        output.out.print(f"  ✗ {r}")
+        output.say(f"  ✗ {r}")

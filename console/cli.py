@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import click
+import pydantic
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from typer.exceptions import TyperException
@@ -19,7 +22,7 @@ from states.errors import InvalidInput, QmasError
 from workflows import advance, available_actions, create_case
 from workflows.engine import default_store
 from workflows.machine import mermaid
-from workflows.views import case_view, history, list_cases, resolve_case
+from workflows.views import MAX_ID, case_view, history, list_cases, resolve_case
 
 app = typer.Typer(
     name="qmas",
@@ -56,6 +59,49 @@ app.command()(ops.escalate)
 app.add_typer(ops.outbox_app, name="outbox")
 
 
+class _NotFinite(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotFinite(f"{name} is not a number JSON allows")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotFinite(f"{text[:40]} is too large a number")
+    return value
+
+
+def loads_json(text: str, where: str, *, prefix: str = "invalid input") -> Any:
+    """Parse JSON a person gave us; anything unusable is one `InvalidInput` line.
+
+    Besides syntax errors: NaN and Infinity (which `json` accepts), numbers too large for a
+    float, integers longer than Python converts (4300 digits), nesting too deep to parse, and
+    lone surrogates (\\ud800) that no database can store.
+    """
+    try:
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except json.JSONDecodeError as err:
+        raise InvalidInput(
+            f"{where} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})",
+            prefix=prefix,
+        ) from None
+    except _NotFinite as err:
+        raise InvalidInput(f"{where}: {err}", prefix=prefix) from None
+    except RecursionError:
+        raise InvalidInput(f"{where} is nested too deeply", prefix=prefix) from None
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            f"{where} holds a lone surrogate (\\uD800-\\uDFFF)", prefix=prefix
+        ) from None
+    except ValueError:  # int() refuses more than 4300 digits
+        raise InvalidInput(f"{where} holds a number too long to read", prefix=prefix) from None
+    return value
+
+
 def read_json_file(path: Path, what: str) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
@@ -63,13 +109,7 @@ def read_json_file(path: Path, what: str) -> Any:
         raise InvalidInput(f"no such file: {path}", prefix=what) from None
     except (OSError, UnicodeDecodeError) as err:
         raise InvalidInput(f"cannot read {path}: {err}", prefix=what) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InvalidInput(
-            f"{path} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})",
-            prefix=what,
-        ) from None
+    return loads_json(text, str(path), prefix=what)
 
 
 def case_ref(text: str, *, hint: str = "'case'") -> int:
@@ -83,10 +123,7 @@ def case_ref(text: str, *, hint: str = "'case'") -> int:
 def parse_data(text: str | None) -> dict[str, Any] | None:
     if text is None:
         return None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InvalidInput(f"--data is not valid JSON ({err.msg} at column {err.colno})") from None
+    value = loads_json(text, "--data")
     if not isinstance(value, dict):
         raise InvalidInput("--data must be a JSON object, e.g. '{\"amount\": 230}'")
     return value
@@ -97,7 +134,7 @@ def init() -> None:
     """Create the database tables (safe to run again)."""
     store = default_store()
     store.init()
-    output.out.print(f"Database ready: {store.engine.url.render_as_string(hide_password=True)}")
+    output.say(f"Database ready: {store.engine.url.render_as_string(hide_password=True)}")
 
 
 @case_app.command("new")
@@ -135,7 +172,10 @@ def case_advance(
     reason_code: ReasonCodeOpt = None,
     note: NoteOpt = None,
     expect_version: Annotated[
-        int | None, typer.Option("--expect-version", help="Refuse if the case moved meanwhile.")
+        int | None,
+        typer.Option(
+            "--expect-version", min=0, max=MAX_ID, help="Refuse if the case moved meanwhile."
+        ),
     ] = None,
     data: DataOpt = None,
 ) -> None:
@@ -151,7 +191,7 @@ def case_advance(
         note=note,
         data=parse_data(data),
     )
-    output.out.print(
+    output.say(
         f"Case {done.case_id}: {done.from_state} → {done.to_state} ({done.trigger}), "
         f"version {done.version}"
     )
@@ -210,7 +250,7 @@ def case_show(
         if as_json:
             output.print_json(past)
         else:
-            output.out.print(
+            output.say(
                 f"Case {case_id} as of {past['as_of']}: {past['state_label']} ({past['state']}), "
                 f"version {past['version']}, since {past['since']}"
             )
@@ -248,11 +288,11 @@ def case_actions(
         return
     for a in acts:
         mark = "[green]✓[/]" if a.allowed else "[red]✗[/]"
-        output.out.print(f"{mark} [bold]{a.trigger}[/] → {a.dest}")
+        output.out.print(f"{mark} [bold]{output.esc(a.trigger)}[/] → {output.esc(a.dest)}")
         for r in a.reasons:
-            output.out.print(f"    {r}")
+            output.say(f"    {r}")
         if a.allowed and a.needs:
-            output.out.print(f"    needs {a.needs}")
+            output.say(f"    needs {a.needs}")
 
 
 @case_app.command("checklist")
@@ -278,7 +318,7 @@ def case_checklist(case: CaseArg, as_json: JsonFlag = False) -> None:
         output.print_json(rows)
         return
     for r in rows:
-        output.out.print(f"- {r['name']:<32} {r['label']}")
+        output.say(f"- {r['name']:<32} {r['label']}")
 
 
 @app.command("cases")
@@ -339,7 +379,7 @@ def audit_verify(
     cp = read_checkpoint(checkpoint) if checkpoint else None
     report = verify(default_store(), cp)
     if not report.ok:
-        output.err.print(f"audit FAILED: {report.problems[0]}")
+        output.say(f"audit FAILED: {_one_line(report.problems[0])}", output.err)
         raise typer.Exit(1)
     extra = " and matches the checkpoint" if cp else ""
     output.out.print(
@@ -355,8 +395,11 @@ def audit_checkpoint(
 ) -> None:
     """Export the chain head so truncation or a recomputed chain is caught later."""
     cp = make_checkpoint(default_store())
-    out.write_text(json.dumps(cp, indent=2) + "\n")
-    output.out.print(f"checkpoint of {cp['rows']} rows (last id {cp['last_id']}) written to {out}")
+    try:
+        out.write_text(json.dumps(cp, indent=2) + "\n")
+    except OSError as err:
+        raise QmasError(f"cannot write the checkpoint to {out}: {err.strerror or err}") from None
+    output.say(f"checkpoint of {cp['rows']} rows (last id {cp['last_id']}) written to {out}")
 
 
 @workflow_app.command("diagram")
@@ -463,8 +506,9 @@ def demo(
     run_demo(allow_reset=yes, flows=flows)
 
 
-def _one_line(message: str) -> str:
-    return " ".join(str(message).split())
+def _one_line(message: object) -> str:
+    """One line, control characters shown escaped (an ESC typed by someone is never echoed)."""
+    return output.literal(" ".join(str(message).split()))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -475,6 +519,7 @@ def main(argv: list[str] | None = None) -> None:
         from flows.nudge import install
 
         install()
+        _check_utf8(sys.argv[1:] if argv is None else argv)
         code = app(args=argv, standalone_mode=False)
     # typer >= 0.29 raises its own vendored copy of click's exceptions: catch both kinds.
     except (click.exceptions.Abort, typer.Abort):
@@ -496,16 +541,73 @@ def main(argv: list[str] | None = None) -> None:
     except (OperationalError, ProgrammingError) as err:
         output.err.print(f"error: database: {_describe_db_error(err)}", markup=False)
         code = 8
+    except _dbapi_errors() as err:
+        output.err.print(f"error: database: {_describe_db_error(err)}", markup=False)
+        code = 8
     except SQLAlchemyError as err:
         text = _one_line(str(getattr(err, "orig", None) or err))[:300]
         output.err.print(f"error: database: {text}", markup=False)
         code = 8
+    except pydantic.ValidationError as err:  # a QMAS_* setting the settings models refuse
+        first = err.errors()[0] if err.error_count() else {"loc": (), "msg": str(err)}
+        where = ".".join(str(p) for p in first["loc"])
+        output.err.print(
+            f"error: configuration: {err.title}: {where}: {_one_line(first['msg'])}", markup=False
+        )
+        code = 7
+    except OSError as err:
+        if err.filename is not None:  # a file the command itself opened
+            output.err.print(
+                f"error: {_one_line(err.filename)}: {_one_line(err.strerror or err)}", markup=False
+            )
+        else:  # writing the output failed (a full disk): what the command did stays done
+            _stdout_to_devnull()
+            output.err.print(
+                f"error: cannot write output: {_one_line(err.strerror or err)} "
+                "(anything the command changed is saved)",
+                markup=False,
+            )
+        code = 1
     except KeyboardInterrupt:
         code = 130
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _describe_db_error(err: SQLAlchemyError) -> str:
+def _check_utf8(args: list[str]) -> None:
+    """Bytes that are not UTF-8 arrive as lone surrogates, which nothing can store or hash."""
+    for arg in args:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "backslashreplace").decode("utf-8")[:60]
+            raise InvalidInput(f"argument '{shown}' is not valid UTF-8 text") from None
+
+
+def _dbapi_errors() -> tuple[type[Exception], ...]:
+    """The drivers' own errors: raised where SQLAlchemy does not wrap them (e.g. at BEGIN)."""
+    errors: list[type[Exception]] = [sqlite3.Error]
+    psycopg = sys.modules.get("psycopg")  # loaded only when a PostgreSQL URL is in use
+    if psycopg is not None:
+        errors.append(psycopg.Error)
+    return tuple(errors)
+
+
+def _stdout_to_devnull() -> None:
+    """After a failed write, drop what is still buffered so exiting does not fail again."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # no real file descriptor (captured)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    except OSError:
+        pass
+    finally:
+        os.close(devnull)
+
+
+def _describe_db_error(err: Exception) -> str:
     text = _one_line(str(getattr(err, "orig", None) or err))
     if "no such table" in text or ("does not exist" in text and "relation" in text):
         return "the QMAS tables are missing; run 'qmas init' first"

@@ -299,7 +299,7 @@ def _fresh_store(allow_reset: bool) -> Store:
             shutil.move(path, backup)
             for suffix in ("-wal", "-shm"):
                 Path(str(path) + suffix).unlink(missing_ok=True)
-            output.out.print(f"[dim]Previous {path} moved to {backup}[/]")
+            output.out.print(f"[dim]Previous {output.esc(path)} moved to {output.esc(backup)}[/]")
     elif not allow_reset:
         raise QmasError(
             f"the demo resets the database {url.render_as_string(hide_password=True)}; "
@@ -351,12 +351,12 @@ def _run_flows(store: Store, lapsing_case: int) -> None:
     for stage in (Stage.first, Stage.due, Stage.final, Stage.lapse):
         summary = send_reminders(today=days[stage].isoformat(), deliver=False)
         lapsed = f", lapsed case(s) {summary['lapsed']}" if summary["lapsed"] else ""
-        output.out.print(
+        output.say(
             f"send_reminders({days[stage]}): {summary['planned']} reminder(s) planned{lapsed}"
         )
     summary = dispatch_events()
     folder = NotificationSettings().mail_dir
-    output.out.print(
+    output.say(
         f"dispatch_events: {summary['events_done']} events handled, {summary['sent']} messages "
         f"delivered ({summary['dead']} dead); messages written to {folder}/ (or sent by SMTP "
         "when QMAS_SMTP_URL is set)"
@@ -367,7 +367,7 @@ def run_demo(allow_reset: bool = False, flows: bool = True) -> dict[str, int]:
     store = _fresh_store(allow_reset)
     url = store.engine.url.render_as_string(hide_password=True)
     output.out.print(Rule("QMAS case engine demo"))
-    output.out.print(f"Database: {url}")
+    output.say(f"Database: {url}")
     ids: dict[str, int] = {}
     for key, app in APPLICATIONS.items():
         ids[key] = create_case(app, store=store, now=_at("2023-02-20 09:00"))
@@ -387,12 +387,14 @@ def run_demo(allow_reset: bool = False, flows: bool = True) -> dict[str, int]:
                 now=_at(when),
             )
             outcome.moved += 1
-            output.out.print(
+            output.say(
                 f"{when}  case {done.case_id:<3} {trigger:<24} {done.from_state} → {done.to_state}"
             )
         except QmasError as err:
             outcome.refused += 1
-            output.out.print(f"{when}  case {ids[key]:<3} {trigger:<24} [red]refused[/]: {err}")
+            output.out.print(
+                f"{when}  case {ids[key]:<3} {trigger:<24} [red]refused[/]: {output.esc(err)}"
+            )
     if flows:
         _reminders_and_dispatch(store, ids["nguyen"])
     _summary(store, ids)
@@ -400,7 +402,7 @@ def run_demo(allow_reset: bool = False, flows: bool = True) -> dict[str, int]:
     output.show_history(history(ids["chan"], store=store))
     # Name the command as it was typed (`make demo` runs .venv/bin/qmas).
     q = os.path.relpath(sys.argv[0]) if os.path.basename(sys.argv[0]) == "qmas" else "qmas"
-    output.out.print(
+    output.say(
         f"\n{sum(case_view(i, store=store)['version'] for i in ids.values())} transitions "
         f"committed (the reminder flow's included), {outcome.refused} refused with reasons. "
         f"Try: {q} cases, {q} case show 1, {q} case actions 1 --role caseworker, "

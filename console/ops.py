@@ -12,9 +12,10 @@ import typer
 from console import output
 from notifications import ledger
 from states import outbox as events
+from states.errors import NotFound
 from workflows.clock import now_utc
 from workflows.engine import default_store
-from workflows.views import parse_day
+from workflows.views import MAX_ID, parse_day
 
 outbox_app = typer.Typer(
     help="Pending, failed and dead events and messages; re-drive one.",
@@ -45,7 +46,7 @@ def _print_summary(title: str, summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         output.print_json(summary)
     else:
-        output.out.print(f"{title}: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
+        output.say(f"{title}: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
 
 
 def dispatch(
@@ -160,14 +161,15 @@ def outbox_retry(
 ) -> None:
     """Re-drive one failed or dead message (or outbox event) now."""
     store = default_store()
-    if item.isdigit():
-        row = events.retry_event(store, int(item))
-        output.out.print(
-            f"event {item} ({row['trigger']} of case {row['case_id']}) is pending again"
-        )
+    if item.isascii() and item.isdigit():
+        digits = item.lstrip("0") or "0"
+        if len(digits) > 19 or int(digits) > MAX_ID:  # no row id is that large
+            raise NotFound(f"no outbox event {digits[:40]}")
+        row = events.retry_event(store, int(digits))
+        output.say(f"event {item} ({row['trigger']} of case {row['case_id']}) is pending again")
         return
     row = ledger.retry(store, item, now_utc())
     if row["status"] in ("sent", "sending"):
-        output.out.print(f"message {item} was already {row['status']}; it is not sent again")
+        output.say(f"message {item} was already {row['status']}; it is not sent again")
     else:
-        output.out.print(f"message {item} to {row['recipient']} is pending again")
+        output.say(f"message {item} to {row['recipient']} is pending again")

@@ -3,17 +3,52 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from states.catalogue import label
 from workflows.formats import hkd, long_date
 
-out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 150)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# emoji=False: a name like ":smile:" is printed as typed, not turned into a picture.
+out = Console(
+    highlight=False, emoji=False, soft_wrap=False, width=None if sys.stdout.isatty() else 150
+)
+err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
+
+# C0 (but newline and tab), DEL, C1, and the bidi embeddings, overrides and isolates: never
+# written raw to a terminal (an ESC in a stored name could recolour or rewrite the screen).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _shown(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def literal(value: Any) -> str:
+    """``value`` as text with control characters shown escaped (``\\x1b``), never raw."""
+    return _CONTROL.sub(_shown, "" if value is None else str(value))
+
+
+def esc(value: Any) -> str:
+    """User data to put inside a line that carries our own markup: printed as typed."""
+    return escape(literal(value))
+
+
+def cell(value: Any) -> Text:
+    """A table cell printed literally (no markup, no emoji); None is empty."""
+    return Text(literal(value))
+
+
+def say(text: str, console: Console | None = None) -> None:
+    """Print a line with no markup of ours, literally (it may hold user data)."""
+    (console or out).print(literal(text), markup=False, highlight=False)
 
 
 def print_json(value: Any) -> None:
@@ -25,52 +60,50 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table
     for c in columns:
         t.add_column(c)
     for r in rows:
-        t.add_row(*["" if v is None else str(v) for v in r])
+        t.add_row(*[cell(v) for v in r])
     return t
 
 
 def show_case(v: dict[str, Any]) -> None:
     a = v["applicant"]
-    out.print(f"[bold]Case {v['id']}[/]  {v['file_number'] or '(no file number yet)'}")
-    out.print(
+    out.print(f"[bold]Case {v['id']}[/]  {esc(v['file_number'] or '(no file number yet)')}")
+    say(
         f"State      {v['state_label']} ({v['state']}), version {v['version']}, "
         f"since {v['state_since']}"
     )
-    out.print(
+    say(
         f"Applicant  {a['name']}, born {long_date(a['date_of_birth'])}, {a['nationality']}"
         f"{', Mainland resident' if a['mainland_resident'] else ''}"
     )
-    out.print(
-        f"Contact    {a['email']} ({a['language']}); travel document {a['travel_document_number']}"
-    )
+    say(f"Contact    {a['email']} ({a['language']}); travel document {a['travel_document_number']}")
     if a["representative"]:
         rep = a["representative"]
-        out.print(f"Represented by {rep['name']} <{rep['email']}>")
+        say(f"Represented by {rep['name']} <{rep['email']}>")
     for d in v["dependants"]:
-        out.print(
+        say(
             f"Dependant  {d['name']} ({d['relation']}, born {long_date(d['date_of_birth'])})"
             f"{'  ' + d['file_number'] if d['file_number'] else ''}"
         )
     if v["ruleset"]:
         verdict = "passed" if v["passed"] else "not passed"
-        out.print(
+        say(
             f"Lodged on  {long_date(v['lodged_on'])} under {v['ruleset']} ({v['test']} test): "
             f"{v['score']} points, pass mark {v['pass_mark']}, {verdict}"
         )
         if v["categories"]:
             cats = ", ".join(f"{k} {p}" for k, p in v["categories"].items())
-            out.print(f"Breakdown  {cats}")
+            say(f"Breakdown  {cats}")
     if v["fee_due"] is not None:
         paid = f", paid {hkd(v['fee_paid'])} by {v['payment_method']}" if v["fee_paid"] else ""
-        out.print(f"Fee due    {hkd(v['fee_due'])}{paid}")
+        say(f"Fee due    {hkd(v['fee_due'])}{paid}")
     if v["consent_letter"]:
-        out.print(f"Consent    {v['consent_letter']}")
+        say(f"Consent    {v['consent_letter']}")
     if v["evisa_number"]:
-        out.print(f"e-Visa     {v['evisa_number']}")
+        say(f"e-Visa     {v['evisa_number']}")
     if v["deadline"]:
-        out.print(f"Deadline   {long_date(v['deadline'])}")
+        say(f"Deadline   {long_date(v['deadline'])}")
     if v["outcome_reason"]:
-        out.print(f"Reason     {v['outcome_reason']}")
+        say(f"Reason     {v['outcome_reason']}")
     if v["documents"]:
         out.print(
             table(
@@ -118,28 +151,23 @@ def show_preview(p: dict[str, Any]) -> None:
     """A preview for a person: the verdict first, then what would happen."""
     move = f"{p['trigger']}: {p['from_state']} → {p['to_state']}"
     if not p["allowed"]:
-        out.print(f"[red]✗[/] {move} would be refused (nothing was written):", highlight=False)
+        out.print(f"[red]✗[/] {esc(move)} would be refused (nothing was written):")
         for r in p["reasons"]:
-            out.print(f"    {r}", markup=False, highlight=False)
+            say(f"    {r}")
         return
     out.print(
-        f"[green]✓[/] {move} would be allowed; version {p['version_after']} "
-        "(preview only: nothing was written).",
-        highlight=False,
+        f"[green]✓[/] {esc(move)} would be allowed; version {p['version_after']} "
+        "(preview only: nothing was written)."
     )
     for m in p["messages"]:
-        out.print(
-            f"    email to {m['to']} ({m['language']}, {m['template']}): {m['subject']}",
-            markup=False,
-            highlight=False,
-        )
+        say(f"    email to {m['to']} ({m['language']}, {m['template']}): {m['subject']}")
     for d in p["documents"]:
         due = f" (due {long_date(d['due'])})" if d["due"] else ""
-        out.print(f"    document {d['name']}: {d['status']}{due}", markup=False)
+        say(f"    document {d['name']}: {d['status']}{due}")
     for d in p["deadlines"]:
-        out.print(f"    deadline for {d['what']}: {long_date(d['due'])}", markup=False)
+        say(f"    deadline for {d['what']}: {long_date(d['due'])}")
     if p["fee_due"] is not None:
-        out.print(f"    fee due: {hkd(p['fee_due'])}", markup=False)
+        say(f"    fee due: {hkd(p['fee_due'])}")
 
 
 def state_label(state: str) -> str:

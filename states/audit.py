@@ -48,7 +48,9 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
         }
     except FileNotFoundError:
         raise InvalidInput(f"no checkpoint file at {path}") from None
-    except (ValueError, KeyError, TypeError):
+    except OSError as err:  # a folder, no permission
+        raise InvalidInput(f"cannot read {path}: {err.strerror or err}") from None
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise InvalidInput(
             f"{path} is not a checkpoint written by 'qmas audit checkpoint'"
         ) from None

@@ -5,10 +5,13 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from states.settings import DatabaseSettings, normalise_url
+from states.errors import ConfigurationError
+from states.settings import URL_HELP, DatabaseSettings, normalise_url
 
 # Execution option naming how an SQLite transaction begins. Writes take the lock up front
 # (IMMEDIATE): a deferred read-then-write transaction fails at once with "database is locked"
@@ -17,13 +20,24 @@ BEGIN_MODE = "qmas_begin"
 
 
 def make_engine(url: str | None = None, settings: DatabaseSettings | None = None) -> Engine:
-    settings = settings or DatabaseSettings()
+    """An engine for ``url`` (default: QMAS_DATABASE_URL); `ConfigurationError` if unusable."""
+    if settings is None:
+        try:
+            settings = DatabaseSettings()
+        except ValidationError as err:
+            first = err.errors()[0]
+            name = "QMAS_" + "_".join(str(p) for p in first["loc"]).upper()
+            raise ConfigurationError(f"{name}: {first['msg']}") from None
     url = normalise_url(url or settings.database_url)
-    if url.startswith("sqlite"):
-        return _sqlite_engine(url, settings)
-    # No pre-ping: it costs a round trip on every checkout, i.e. every transition. Recycle
-    # connections instead so a server-side idle timeout never bites.
-    return create_engine(url, pool_size=settings.pool_size, pool_recycle=1800)
+    try:
+        if url.startswith("sqlite"):
+            return _sqlite_engine(url, settings)
+        # No pre-ping: it costs a round trip on every checkout, i.e. every transition. Recycle
+        # connections instead so a server-side idle timeout never bites.
+        return create_engine(url, pool_size=settings.pool_size, pool_recycle=1800)
+    except Exception as err:  # ArgumentError, NoSuchModuleError, a bad port (ValueError), ...
+        detail = str(err).replace(url, "the URL")  # the URL may hold a password
+        raise ConfigurationError(f"{URL_HELP} ({type(err).__name__}: {detail})") from None
 
 
 def _sqlite_engine(url: str, settings: DatabaseSettings) -> Engine:
@@ -46,8 +60,12 @@ def _sqlite_engine(url: str, settings: DatabaseSettings) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get(BEGIN_MODE, "IMMEDIATE")
-        # Straight to the driver: a full SQLAlchemy execution costs more than the BEGIN.
-        conn.connection.driver_connection.execute(f"BEGIN {mode}")
+        # Straight to the driver: a full SQLAlchemy execution costs more than the BEGIN. So
+        # wrap its errors ("database is locked") the way SQLAlchemy wraps everything else.
+        try:
+            conn.connection.driver_connection.execute(f"BEGIN {mode}")
+        except sqlite3.Error as err:
+            raise DBAPIError.instance(f"BEGIN {mode}", None, err, sqlite3.Error) from err
 
     return engine
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from states.errors import ConfigurationError
+
 
 class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QMAS_", extra="ignore")
@@ -14,9 +16,23 @@ class DatabaseSettings(BaseSettings):
     pool_size: int = 5
 
 
+# The database URLs QMAS runs on (after `normalise_url`): SQLite files and psycopg 3.
+SUPPORTED_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
+URL_HELP = "QMAS_DATABASE_URL must be sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+
+
 def normalise_url(url: str) -> str:
-    """Accept ``postgresql://`` and ``postgres://`` and point them at psycopg 3."""
+    """Accept ``postgresql://`` and ``postgres://`` and point them at psycopg 3.
+
+    Any other kind of URL (``mysql://``, a bare path, an empty string) is a
+    `ConfigurationError` naming the forms that work; the password is never repeated.
+    """
+    url = url.strip()
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
+            url = "postgresql+psycopg://" + url[len(prefix) :]
+    scheme, sep, _ = url.partition("://")
+    if not sep or scheme.lower() not in SUPPORTED_SCHEMES:
+        shown = f" (got {scheme[:40]!r})" if sep else ""
+        raise ConfigurationError(f"{URL_HELP}{shown}")
     return url

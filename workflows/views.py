@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import func, select
 
-from states.catalogue import CATALOGUE, State, label
+from states.catalogue import CATALOGUE, TERMINAL, State, label
 from states.errors import InvalidInput, NotFound
 from states.models import applications as _app
 from states.models import deliveries as _deliveries
@@ -21,6 +21,9 @@ from states.store import Store
 from workflows import documents as doc_catalogue
 from workflows.clock import HK, iso, parse_iso, today_hk
 from workflows.engine import default_store
+
+# The largest id a row can have (a signed 64-bit integer in SQLite and PostgreSQL).
+MAX_ID = 2**63 - 1
 
 # A principal's file number (QM2023-000001) or a dependant's (QM2023-000001-D1).
 _FILE_NUMBER = re.compile(r"^[A-Z]{1,8}\d{4}-\d+(-D\d+)?$")
@@ -38,7 +41,11 @@ def resolve_case(ref: str | int, *, store: Store | None = None) -> int:
         raise InvalidInput(f"'{ref}' is not a case id or a file number (e.g. QM2023-000001)")
     text = str(ref).strip().upper()
     if text.isascii() and text.isdigit():
-        case_id = int(text)
+        digits = text.lstrip("0") or "0"
+        if len(digits) > 19 or int(digits) > MAX_ID:  # no row id is that large
+            shown = digits if len(digits) <= 40 else digits[:40] + "…"
+            raise NotFound(f"no case {shown}")
+        case_id = int(digits)
         with store.read() as tx:
             found = tx.conn.execute(select(_app.c.id).where(_app.c.id == case_id)).first()
         if found is None:
@@ -238,7 +245,8 @@ def list_cases(
     for r in rows:
         dues = [d[:10] for d in (r.pop("deadline"), r.pop("docs_due")) if d]
         r["since"] = r["state_since"]
-        r["next_due"] = min(dues) if dues else None
+        # A closed case has nothing due, even if it still holds a deadline or a request.
+        r["next_due"] = min(dues) if dues and State(r["state"]) not in TERMINAL else None
         r["days_in_state"] = (today - today_hk(parse_iso(r["state_since"]))).days
     return rows
 
@@ -253,13 +261,15 @@ def state_as_of(case_id: int, moment: datetime, *, store: Store | None = None) -
         raise InvalidInput(f"case {case_id} did not exist yet on {at} (created {case.created_at})")
     rows = [r for r in history(case_id, store=store) if r["at"] <= at]
     last = rows[-1] if rows else None
+    # A note or an amend keeps the state: the state dates from the last row that changed it.
+    moves = [r for r in rows if r["from_state"] != r["to_state"]]
     return {
         "id": case_id,
         "as_of": at,
         "state": last["to_state"] if last else "draft",
         "state_label": label(last["to_state"] if last else "draft"),
         "version": last["seq"] if last else 0,
-        "since": last["at"] if last else case.values["created_at"],
+        "since": moves[-1]["at"] if moves else case.values["created_at"],
         "ruleset": last["ruleset"] if last else None,
         "last_transition": last,
     }
@@ -282,4 +292,9 @@ def parse_moment(text: str) -> datetime:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(f"'{text}' is not a date (YYYY-MM-DD) or an ISO date-time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=HK)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=HK)
+    try:
+        moment.astimezone(UTC)  # every stored time is UTC: the moment must have one
+    except OverflowError:
+        raise InvalidInput(f"'{text}' is outside the years 1-9999 in UTC") from None
+    return moment
