@@ -45,6 +45,9 @@ def _sqlite_engine(url: str, settings: DatabaseSettings) -> Engine:
     kwargs: dict[str, Any] = {"connect_args": {"timeout": busy / 1000, "check_same_thread": False}}
     if ":memory:" in url:
         kwargs["poolclass"] = NullPool
+    # Every transaction ends itself (SQLAlchemy's Connection on close, Store.transition by
+    # COMMIT or ROLLBACK), so the pool's rollback on each check-in would only repeat it.
+    kwargs["pool_reset_on_return"] = None
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")

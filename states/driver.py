@@ -74,14 +74,17 @@ class Driver:
     def executemany(self, text: str, rows: Iterable[Mapping[str, Any]]) -> None:
         self.cursor.executemany(self.sql(text), list(rows))
 
-    def one(self, text: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    def one(
+        self, text: str, params: Mapping[str, Any], *, decode: frozenset[str] = JSON_COLUMNS
+    ) -> dict[str, Any] | None:
+        """One row as a dict; the JSON columns named in ``decode`` parsed, booleans as bool."""
         cur = self.execute(text, params)
         row = cur.fetchone()
         if row is None:
             return None
         names = [d[0] for d in cur.description]
         values = dict(zip(names, row, strict=True))
-        for name in JSON_COLUMNS.intersection(values):
+        for name in decode.intersection(values):
             if isinstance(values[name], str):
                 values[name] = json.loads(values[name])
         for name in BOOL_COLUMNS.intersection(values):

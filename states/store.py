@@ -51,7 +51,9 @@ class Case:
     representative_name: str | None
     representative_email: str | None
     declaration_signed: bool
-    profile: dict[str, Any]
+    # The profile column as stored (JSON text on SQLite): decoded only when a rule reads it,
+    # which is at submission; the other moves never pay for it.
+    profile_json: Any
     file_number: str | None
     lodged_on: str | None
     submitted_at: str | None
@@ -73,15 +75,25 @@ class Case:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Case:
-        return cls(**{name: row[name] for name in _CASE_FIELDS})
+        return cls(*[row[column] for column in _CASE_COLUMNS])
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        raw = self.profile_json
+        value: dict[str, Any] = json.loads(raw) if isinstance(raw, str) else raw
+        return value
 
     @property
     def values(self) -> dict[str, Any]:
         """The row as a dict (read models)."""
-        return {name: getattr(self, name) for name in _CASE_FIELDS}
+        pairs = zip(_CASE_COLUMNS, _CASE_FIELDS, strict=True)
+        out = {column: getattr(self, field) for column, field in pairs}
+        out["profile"] = self.profile
+        return out
 
 
 _CASE_FIELDS = tuple(Case.__dataclass_fields__)
+_CASE_COLUMNS = tuple("profile" if f == "profile_json" else f for f in _CASE_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +118,7 @@ class DocumentRow:
     resolved_at: str | None
 
 
+_CASE_DECODED = frozenset({"categories"})
 _DEPENDANT_FIELDS = tuple(DependantRow.__dataclass_fields__)
 _DOCUMENT_FIELDS = tuple(DocumentRow.__dataclass_fields__)
 
@@ -243,7 +256,7 @@ class Tx:
         reasons that contradict the state (SQLite writers are serial anyway).
         """
         sql = _SELECT_CASE + (" FOR UPDATE" if lock and self.dialect == "postgresql" else "")
-        values = self.driver.one(sql, {"case_id": case_id})
+        values = self.driver.one(sql, {"case_id": case_id}, decode=_CASE_DECODED)
         if values is None:
             raise NotFound(f"no case {case_id}")
         return Case.from_row(values)
