@@ -88,8 +88,11 @@ class Context:
 
     @cached_property
     def assessment(self) -> Assessment | None:
-        """The points-test judgement on the lodging date (None while the profile is empty)."""
-        from workflows.rules import assess, ruleset_for
+        """The points-test judgement on the lodging date (None while the profile is empty).
+
+        The family points count the case's accompanying dependants (so the move must load
+        `Fact.dependants`), never the profile's own `children_under_18`."""
+        from workflows.rules import Dependant, assess, ruleset_for
 
         if not self.case.profile:
             return None
@@ -97,10 +100,16 @@ class Context:
             ruleset = ruleset_for(self.lodged_on)
         except InvalidInput:
             return None
+        dependants = [
+            # A case holds no married child: the application file refuses one (§3.10).
+            Dependant(d.relation, date.fromisoformat(d.date_of_birth), name=d.name)
+            for d in self.facts.dependants
+        ]
         return assess(
             self.case.profile,
             date_of_birth=date.fromisoformat(self.case.date_of_birth),
             nationality=self.case.nationality,
             on=self.lodged_on,
             ruleset=ruleset,
+            dependants=dependants,
         )

@@ -16,7 +16,6 @@ PROFILE: dict[str, Any] = {
         "sufficient_funds": True,
         "criminal_record": False,
         "adverse_immigration_record": False,
-        "good_chinese_or_english": True,
         "degree_or_exception": True,
     },
     "degrees": [

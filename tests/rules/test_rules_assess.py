@@ -39,6 +39,7 @@ def test_assess__to_json_is_plain_data() -> None:
         "pass_mark": 80,
         "maximum": 245,
         "passed": True,
+        "eligible": True,
         "categories": {
             "age": 30,
             "education": 50,
@@ -48,6 +49,10 @@ def test_assess__to_json_is_plain_data() -> None:
             "family": 10,
         },
         "reasons": [],
+        "notes": [
+            "Family points are taken from the profile as stated (a bare profile, with no "
+            "dependants): family.spouse_degree true, family.children_under_18 1."
+        ],
     }
 
 
@@ -93,7 +98,6 @@ def test_prerequisite__age_18(on: date, refused: bool) -> None:
         pytest.param(
             "adverse_immigration_record", True, "adverse immigration record", id="adverse_record"
         ),
-        pytest.param("good_chinese_or_english", False, "Chinese", id="no_chinese_or_english"),
         pytest.param("degree_or_exception", False, "no first degree", id="no_degree"),
     ],
 )
@@ -103,13 +107,16 @@ def test_prerequisite__unmet_is_a_reason(field: str, value: bool, fragment: str)
     assert fragment in result[0]
 
 
+NO_CHINESE_NOR_ENGLISH = {"chinese": False, "english": False, "others": 2}
+
+
 def test_prerequisite__language_not_required_under_enhanced_2024() -> None:
-    data = profile_data(prerequisites={"good_chinese_or_english": False})
+    data = profile_data(languages=NO_CHINESE_NOR_ENGLISH)
     assert reasons(data, on=date(2025, 1, 2)) == []
 
 
 def test_prerequisite__language_flag_is_data() -> None:
-    data = profile_data(prerequisites={"good_chinese_or_english": False})
+    data = profile_data(languages=NO_CHINESE_NOR_ENGLISH)
     strict = replace(ENHANCED_2024, language_is_prerequisite=True)
     result = assess(data, date_of_birth=DOB, nationality="CN", on=date(2025, 1, 2), ruleset=strict)
     assert len(result.reasons) == 1 and "Chinese" in result.reasons[0]
@@ -121,9 +128,9 @@ def test_prerequisite__every_unmet_one_is_listed() -> None:
             "sufficient_funds": False,
             "criminal_record": True,
             "adverse_immigration_record": True,
-            "good_chinese_or_english": False,
             "degree_or_exception": False,
-        }
+        },
+        languages=NO_CHINESE_NOR_ENGLISH,
     )
     assert len(reasons(data)) == 5
 
@@ -234,3 +241,39 @@ def test_assess__invalid_profile_dict_raises_invalid_profile() -> None:
 def test_assess__accepts_a_validated_profile() -> None:
     result = assess(make_profile(), date_of_birth=DOB, nationality="CN", on=ON)
     assert result.reasons == []
+
+
+@pytest.mark.parametrize(
+    ("on", "ruleset", "maximum"),
+    [
+        pytest.param(date(2015, 5, 3), "gpt-2008", 165, id="3_may_2015_gpt-2008"),
+        pytest.param(date(2015, 5, 4), "gpt-2015", 195, id="4_may_2015_gpt-2015"),
+    ],
+)
+def test_assess__the_2015_table_starts_on_4_may_2015(on: date, ruleset: str, maximum: int) -> None:
+    result = assess(EXAMPLE, date_of_birth=DOB, nationality="CN", on=on)
+    assert (result.ruleset, result.maximum) == (ruleset, maximum)
+
+
+@pytest.mark.parametrize(
+    ("changes", "nationality", "passed", "eligible"),
+    [
+        pytest.param({}, "CN", True, True, id="all_prerequisites_and_pass"),
+        pytest.param({}, "KP", True, False, id="pass_but_excluded_nationality"),
+        pytest.param(
+            {"prerequisites": {"sufficient_funds": False}}, "CN", True, False,
+            id="pass_but_prerequisite_failing",
+        ),
+        pytest.param({"degrees": [], "work": {"graduate_years": 0, "senior_years": 0,
+                      "international_years": 0, "multinational_years": 0}},
+                     "CN", False, False, id="fail"),
+    ],
+)  # fmt: skip
+def test_assess__eligible_is_prerequisites_nationality_and_pass(
+    changes: dict[str, Any], nationality: str, passed: bool, eligible: bool
+) -> None:
+    result = assess(profile_data(**changes), date_of_birth=DOB, nationality=nationality, on=ON)
+    body = result.to_json()
+    assert (body["passed"], body["eligible"]) == (passed, eligible)
+    assert (result.passed, result.eligible) == (passed, eligible)
+    assert bool(body["reasons"]) is not eligible

@@ -206,6 +206,8 @@ def test_gpt__language(
     ],
 )
 def test_gpt2023__family(family: dict[str, Any], points: int) -> None:
+    # A bare profile (no dependants given) is taken at its word; an application counts its
+    # accompanying dependants instead (test_rules_family.py).
     assert gpt(family=family).categories["family"] == points
 
 

@@ -1,16 +1,17 @@
 """Properties over random valid profiles: no score beyond its maximum, no category beyond its
-cap, the score is the sum of its categories."""
+cap, the score is the sum of its categories; eligible is exactly prerequisites, nationality and
+the points test, and the reasons are empty exactly when eligible."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.rules.factories import born
-from workflows.rules import RULESETS, Profile, assess
+from workflows.rules import RULESETS, Dependant, Profile, assess, excluded_nationalities
 from workflows.rules.rulesets import Scoring
 
 bools = st.booleans()
@@ -34,7 +35,6 @@ def profiles(draw: st.DrawFn) -> Profile:
             "sufficient_funds": True,
             "criminal_record": False,
             "adverse_immigration_record": False,
-            "good_chinese_or_english": True,
             "degree_or_exception": True,
         },
         "degrees": draw(st.lists(degree, max_size=4)),
@@ -89,6 +89,70 @@ def test_score_never_exceeds_maximum_nor_categories_their_caps(
     else:
         assert set(result.categories.values()) <= {0, 1}
     assert result.passed is (result.score >= result.pass_mark)
+
+
+@st.composite
+def dependants(draw: st.DrawFn, on: date) -> list[Dependant] | None:
+    if draw(bools):
+        return None  # a bare profile
+    kids = draw(
+        st.lists(
+            st.tuples(st.integers(0, 25), st.integers(0, 364), bools),
+            max_size=4,
+        )
+    )
+    out = [Dependant("spouse", date(1980, 1, 1))] if draw(bools) else []
+    for years, days, married in kids:
+        out.append(Dependant("child", born(years, on) - timedelta(days=days), married))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.data(),
+    profile=profiles(),
+    age=st.integers(min_value=16, max_value=70),
+    ruleset=st.sampled_from(RULESETS),
+    nationality=st.sampled_from(["CN", "GB", "VN", "KP", "AF"]),
+    funds=bools,
+    criminal=bools,
+)
+def test_eligible_is_prerequisites_and_nationality_and_passed(
+    data: st.DataObject,
+    profile: Profile,
+    age: int,
+    ruleset: Any,
+    nationality: str,
+    funds: bool,
+    criminal: bool,
+) -> None:
+    on = ruleset.starts
+    prerequisites = profile.prerequisites.model_copy(
+        update={"sufficient_funds": funds, "criminal_record": criminal}
+    )
+    profile = profile.model_copy(update={"prerequisites": prerequisites})
+    result = assess(
+        profile,
+        date_of_birth=born(age, on),
+        nationality=nationality,
+        on=on,
+        ruleset=ruleset,
+        dependants=data.draw(dependants(on)),
+    )
+    languages = profile.languages.chinese or profile.languages.english
+    prerequisites_met = (
+        age >= 18 and funds and not criminal
+        and (languages or not ruleset.language_is_prerequisite)
+    )  # fmt: skip
+    allowed = nationality not in excluded_nationalities(on)
+    assert result.prerequisites_met is prerequisites_met
+    assert result.nationality_allowed is allowed
+    assert result.eligible is (prerequisites_met and allowed and result.passed)
+    assert (result.reasons == []) is result.eligible
+    body = result.to_json()
+    assert (body["eligible"], body["passed"]) == (result.eligible, result.passed)
+    if ruleset.scoring is Scoring.POINTS:
+        assert 0 <= result.categories["family"] <= ruleset.points.caps.family
 
 
 def test_born_helper_makes_exact_ages() -> None:

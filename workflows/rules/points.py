@@ -1,18 +1,22 @@
 """General Points Test scoring: one function per category, each reading a `PointsTable`.
 
 Every category is always present in the result (0 when nothing scores) and capped at the
-table's maximum for that category.
+table's maximum for that category. The family category counts a `FamilyCount` (`family.py`):
+the accompanying dependants of an application, or a bare profile's own numbers.
 """
 
 from __future__ import annotations
 
+from workflows.rules.family import FamilyCount
 from workflows.rules.profile import Degree, DegreeLevel, Profile
 from workflows.rules.tables import PointsTable
 
 _RANK: dict[DegreeLevel, int] = {"bachelor": 1, "master": 2, "doctorate": 3}
 
 
-def score_categories(profile: Profile, age: int, table: PointsTable) -> dict[str, int]:
+def score_categories(
+    profile: Profile, age: int, table: PointsTable, family: FamilyCount
+) -> dict[str, int]:
     """Category name -> points, in the order of `tables.CATEGORIES`."""
     raw = {
         "age": age_points(age, table),
@@ -20,7 +24,7 @@ def score_categories(profile: Profile, age: int, table: PointsTable) -> dict[str
         "work": work_points(profile, table),
         "talent_list": table.talent_list if profile.talent_list else 0,
         "language": language_points(profile, table),
-        "family": family_points(profile, table),
+        "family": family_points(family, table),
     }
     caps = table.caps.as_dict()
     return {name: min(points, caps[name]) for name, points in raw.items()}
@@ -74,8 +78,8 @@ def language_points(profile: Profile, table: PointsTable) -> int:
     return 0
 
 
-def family_points(profile: Profile, table: PointsTable) -> int:
-    family, rates = profile.family, table.family
+def family_points(family: FamilyCount, table: PointsTable) -> int:
+    rates = table.family
     children = min(family.children_under_18 * rates.per_child, rates.children_cap)
     return (
         (rates.spouse_degree if family.spouse_degree else 0)

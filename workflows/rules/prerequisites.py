@@ -33,6 +33,12 @@ def _always(_: RuleSet) -> bool:
     return True
 
 
+def chinese_or_english(profile: Profile) -> bool:
+    """The language prerequisite, read from the languages the profile lists (the same answers
+    the language points count), never from a separate flag that could contradict them."""
+    return profile.languages.chinese or profile.languages.english
+
+
 PREREQUISITES: tuple[Prerequisite, ...] = (
     Prerequisite(
         "age",
@@ -72,10 +78,10 @@ PREREQUISITES: tuple[Prerequisite, ...] = (
     Prerequisite(
         "good_chinese_or_english",
         lambda r: r.language_is_prerequisite,
-        lambda a: a.profile.prerequisites.good_chinese_or_english,
+        lambda a: chinese_or_english(a.profile),
         lambda a: (
-            "The applicant has not shown good written and spoken Chinese (Putonghua or "
-            "Cantonese) or English."
+            "The applicant's languages include neither Chinese nor English; good written and "
+            "spoken Chinese (Putonghua or Cantonese) or English is a prerequisite."
         ),
     ),
     Prerequisite(

@@ -39,12 +39,24 @@ class _Part(BaseModel):
 
 
 class Prerequisites(_Part):
-    """The applicant's own statements on the prerequisites (qmas.md §1.1)."""
+    """The applicant's own statements on the prerequisites (qmas.md §1.1).
+
+    The language prerequisite is read from `Profile.languages` (Chinese or English), so it can
+    never contradict the language points. `good_chinese_or_english` is the old flag: still
+    accepted (true, false or null), so that stored profiles and older files keep validating,
+    and it decides nothing; the assessment notes when it disagrees with `languages`."""
 
     sufficient_funds: StrictBool
     criminal_record: StrictBool
     adverse_immigration_record: StrictBool
-    good_chinese_or_english: StrictBool
+    good_chinese_or_english: StrictBool | None = Field(
+        default=None,
+        description=(
+            "Deprecated and ignored: the language prerequisite is read from 'languages' "
+            "(Chinese or English)."
+        ),
+        json_schema_extra={"deprecated": True},
+    )
     degree_or_exception: StrictBool
 
 

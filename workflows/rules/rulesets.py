@@ -65,7 +65,7 @@ _AGE = (AgeBand(18, 39, 30), AgeBand(40, 44, 20), AgeBand(45, 50, 15), AgeBand(5
 _LANGUAGE = LanguageTable(both=20, one_plus_other=15, one=10)
 _FAMILY = FamilyTable(spouse_degree=5, hk_permanent_resident_family=5, per_child=5, children_cap=10)
 
-# From May 2015 (Version C): lower education/work tiers plus the renowned and international
+# From 4 May 2015 (Version C): lower education/work tiers plus the renowned and international
 # bonuses.
 _EDUCATION_2015 = (
     EducationTier(40, (("doctorate", 1), ("master", 2))),
@@ -139,7 +139,7 @@ POINTS_2023 = PointsTable(
 GPT_2008 = RuleSet(
     id="gpt-2008",
     starts=date(2008, 1, 1),
-    ends=date(2015, 4, 30),
+    ends=date(2015, 5, 3),
     version="B",
     scoring=Scoring.POINTS,
     pass_mark=80,
@@ -153,17 +153,18 @@ GPT_2008 = RuleSet(
 )
 GPT_2015 = RuleSet(
     id="gpt-2015",
-    starts=date(2015, 5, 1),
+    starts=date(2015, 5, 4),
     ends=date(2018, 8, 27),
     version="C",
     scoring=Scoring.POINTS,
     pass_mark=80,
     maximum=195,
     points=POINTS_2015,
-    sources=("qmas.md §0 (Q2 2015)", "qmas.md §2.2 Version C"),
+    sources=("qmas.md §0 (4 May 2015)", "qmas.md §2.2 Version C"),
     confidence=(
-        "medium: ImmD annual report says 'since May 2015'; the exact day is UNCONFIRMED and "
-        "tables come from third-party copies"
+        "medium: implemented from 4 May 2015 per an ImmD announcement quoted by a third party "
+        "(companysec.com, 28 Apr 2015), consistent with the ImmD annual report's 'since May "
+        "2015'; tables come from third-party copies"
     ),
 )
 GPT_2018 = RuleSet(
