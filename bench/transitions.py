@@ -74,10 +74,12 @@ from workflows.calendar import add_working_days
 from workflows.clock import HK, iso, today_hk
 from workflows.effects import check_digit
 from workflows.rules import annual_quota, assess, fee_due_at
+from workflows.rules.family import Dependant
 from workflows.settings import WorkflowSettings
 from workflows.spec import MOVES, Trigger
 
-# Every transition happens at this moment (seed era: gpt-2023 rules, HK$230 fee, no quota cap).
+# Every transition happens at this moment (seed era: gpt-2023 rules, HK$230 visa fee per person,
+# no application fee, no quota cap).
 NOW = datetime(2023, 6, 1, 10, 0, tzinfo=HK)
 ACTOR = "bench"
 TARGETS = {  # database -> (engine transitions/s at least, raw/engine ratio at most)
@@ -98,7 +100,8 @@ class Step:
 
 
 def lifecycle(variant: str, fee: int) -> list[Step]:
-    """The happy path of one case: 6 transitions overseas, 9 for a Mainland resident."""
+    """The happy path of one case: 6 transitions overseas, 9 for a Mainland resident; ``fee``
+    is the fee due for the whole family (`fee_due`)."""
     pay = Step("pay_fee", "applicant", {"amount": fee, "method": "fps"})
     if variant == "overseas":
         return [
@@ -146,6 +149,15 @@ def application_file(variant: str) -> dict[str, Any]:
         "declaration_signed": True,
         "profile": samples.profile(),
     }
+
+
+def fee_due(variant: str) -> int:
+    """The visa fee at NOW for the applicant and each dependant (what allot_quota sets)."""
+    return fee_due_at(NOW, persons(variant))
+
+
+def persons(variant: str) -> int:
+    return 1 + len(application_file(variant)["dependants"])
 
 
 # --- memory ----------------------------------------------------------------------------------
@@ -553,6 +565,7 @@ SQL_RESOLVE_DOC = (
     "UPDATE document_requests SET status = ?, waiver_reason = ?, resolved_at = ? WHERE id = ?"
 )
 SQL_NUMBER_DEP = "UPDATE dependants SET file_number = ? WHERE id = ?"
+SQL_EVISA_DEP = "UPDATE dependants SET evisa_number = ? WHERE id = ?"
 JSON_COLUMNS = {"categories"}
 _cas_sql: dict[tuple[str, ...], str] = {}
 
@@ -571,7 +584,8 @@ class RawFx:
     payload: dict[str, Any]
     new_documents: list[tuple[Any, ...]] = field(default_factory=list)
     resolved: list[tuple[Any, ...]] = field(default_factory=list)
-    numbers: list[tuple[str, int]] = field(default_factory=list)
+    numbers: list[tuple[str, int]] = field(default_factory=list)  # dependants' file numbers
+    evisa_numbers: list[tuple[str, int]] = field(default_factory=list)
     quota: bool = False
 
 
@@ -583,7 +597,8 @@ class RawPlan:
     at: str
     today: date
     assessment: dict[str, Any]
-    fee: int
+    fee: int  # fee_due: the visa fee for every person
+    persons: int
     quota_cap: int | None
     payment_deadline: str
     documents_due: str
@@ -602,6 +617,10 @@ def raw_plan(full: bool, variant: str) -> RawPlan:
         date_of_birth=date.fromisoformat(app["applicant"]["date_of_birth"]),
         nationality=app["applicant"]["nationality"],
         on=today,
+        dependants=[
+            Dependant(d["relation"], date.fromisoformat(d["date_of_birth"]))
+            for d in app["dependants"]
+        ],
     )
     return RawPlan(
         full=full,
@@ -615,7 +634,8 @@ def raw_plan(full: bool, variant: str) -> RawPlan:
             "passed": a.passed,
             "categories": dict(a.categories),
         },
-        fee=fee_due_at(NOW),
+        fee=fee_due(variant),
+        persons=persons(variant),
         quota_cap=annual_quota(today.year, today, overrides=settings.annual_quotas),
         payment_deadline=(today + timedelta(days=settings.payment_period_days)).isoformat(),
         documents_due=add_working_days(today, settings.document_period_working_days).isoformat(),
@@ -688,7 +708,8 @@ def _fx_shortlist(db: RawDB, row: Any, step: Step, p: RawPlan) -> RawFx:
 
 
 def _fx_allot_quota(db: RawDB, row: Any, step: Step, p: RawPlan) -> RawFx:
-    if p.full:  # guard: quota left (the year's counter, locked until commit on PostgreSQL)
+    if p.full:  # the effect's read (dependants: the fee is per person) and the quota guard's
+        db.all(SQL_DEPENDANTS, (row["id"],))
         db.run(SQL_QUOTA_ROW, (p.today.year,))
         lock = " FOR UPDATE" if db.dialect == "postgresql" else ""
         db.one(SQL_QUOTA_USED + lock, (p.today.year,))
@@ -698,7 +719,12 @@ def _fx_allot_quota(db: RawDB, row: Any, step: Step, p: RawPlan) -> RawFx:
         "fee_due": p.fee,
         "deadline": p.payment_deadline,
     }
-    payload = {"quota_year": p.today.year, "fee_due": p.fee, "payment_deadline": p.payment_deadline}
+    payload = {
+        "quota_year": p.today.year,
+        "fee_due": p.fee,
+        "persons": p.persons,
+        "payment_deadline": p.payment_deadline,
+    }
     return RawFx(updates, payload, quota=p.full)
 
 
@@ -717,7 +743,13 @@ def _fx_pay_fee(db: RawDB, row: Any, step: Step, p: RawPlan) -> RawFx:
 def _fx_evisa(db: RawDB, row: Any, step: Step, p: RawPlan) -> RawFx:
     base = f"{p.evisa_prefix}{p.today.year}-{row['id']:06d}"
     number = f"{base}-{check_digit(base)}"
-    return RawFx({"evisa_number": number}, {"evisa_number": number})
+    if p.full:
+        deps = [(d["id"], d["position"]) for d in db.all(SQL_DEPENDANTS, (row["id"],))]
+    else:
+        deps = [(0, i) for i in range(1, p.dependants + 1)]
+    numbers = [(f"{base}-D{pos}-{check_digit(f'{base}-D{pos}')}", i) for i, pos in deps]
+    payload = {"evisa_number": number, "dependants": [n for n, _ in numbers]}
+    return RawFx({"evisa_number": number}, payload, evisa_numbers=numbers if p.full else [])
 
 
 RAW_EFFECTS: dict[str, Callable[[RawDB, Any, Step, RawPlan], RawFx]] = {
@@ -776,6 +808,8 @@ def raw_transition(db: RawDB, case_id: int, step: Step, p: RawPlan) -> int:
             db.many(SQL_RESOLVE_DOC, fx.resolved)
         if fx.numbers:
             db.many(SQL_NUMBER_DEP, fx.numbers)
+        if fx.evisa_numbers:
+            db.many(SQL_EVISA_DEP, fx.evisa_numbers)
         body = {
             "case_id": case_id,
             "version": seq,
@@ -829,6 +863,7 @@ class Outcome:
     history_rows: int
     in_final_state: int
     heads_digest: str
+    dependants_digest: str  # every dependant's file and e-Visa numbers
 
 
 def outcome(store: Store, final_state: str) -> Outcome:
@@ -843,7 +878,11 @@ def outcome(store: Store, final_state: str) -> Outcome:
         final = tx.conn.execute(
             select(func.count()).select_from(app_t).where(app_t.c.state == final_state)
         ).scalar_one()
-    return Outcome(cases, int(history), int(final), digest.hexdigest())
+        numbers = hashlib.sha256()
+        deps = select(dep_t.c.id, dep_t.c.file_number, dep_t.c.evisa_number).order_by(dep_t.c.id)
+        for dep_id, file_number, evisa_number in tx.conn.execute(deps):
+            numbers.update(f"{dep_id}:{file_number}:{evisa_number};".encode())
+    return Outcome(cases, int(history), int(final), digest.hexdigest(), numbers.hexdigest())
 
 
 def verify_chain(store: Store) -> str:
@@ -894,8 +933,7 @@ def progress_bar(
 
 def bench(o: Options) -> dict[str, Any]:
     target = make_target(o.url, o.keep, o.async_commit)
-    fee = fee_due_at(NOW)
-    steps = lifecycle(o.variant, fee)
+    steps = lifecycle(o.variant, fee_due(o.variant))
     final = steps[-1].trigger
     final_state = "evisa_issued" if final == "issue_evisa" else final
     n_db = o.cases + 1  # one more case for the untimed warm-up
@@ -993,6 +1031,14 @@ def report(
         same = outcomes["engine"].heads_digest == outcomes["raw"].heads_digest
         checks.append(
             {"check": "raw wrote the same hash chains as the engine", "value": same, "ok": same}
+        )
+        same = outcomes["engine"].dependants_digest == outcomes["raw"].dependants_digest
+        checks.append(
+            {
+                "check": "raw wrote the same dependants' numbers as the engine",
+                "value": same,
+                "ok": same,
+            }
         )
     if chain is not None:
         checks.append(

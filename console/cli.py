@@ -489,6 +489,51 @@ def reasons(as_json: JsonFlag = False) -> None:
 
 
 @app.command()
+def fees(
+    on: Annotated[
+        str | None,
+        typer.Option(
+            help="YYYY-MM-DD (the start of that day in Hong Kong, as a past lodging date "
+            "counts) or an ISO date-time (Hong Kong time if naive); default now."
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The fees per person in force at a moment: the visa fee and the application fee."""
+    from datetime import datetime, time
+
+    from workflows.clock import HK, now_utc
+    from workflows.formats import hkd, long_date
+    from workflows.rules import application_fee_at, fee_due_at, fee_schedule_at
+    from workflows.views import parse_day, parse_moment
+
+    text = (on or "").strip()
+    if not text:
+        moment = now_utc().astimezone(HK)
+        shown = moment.isoformat()
+    elif len(text) == 10:
+        day = parse_day(text)
+        moment, shown = datetime.combine(day, time.min, tzinfo=HK), day.isoformat()
+    else:
+        moment = parse_moment(text).astimezone(HK)
+        shown = moment.isoformat()
+    visa, application = fee_due_at(moment), application_fee_at(moment)
+    if as_json:
+        output.print_json(
+            {"on": shown, "visa_fee": visa, "application_fee": application, "per_person": True}
+        )
+        return
+    output.say(
+        f"Fees per person at {long_date(moment)} {moment:%H:%M} Hong Kong time "
+        f"({fee_schedule_at(moment).id}):"
+    )
+    paid_with = f"{hkd(application)}, with the application" if application else "none"
+    output.say(f"  visa fee         {hkd(visa)}, after quota allotment")
+    output.say(f"  application fee  {paid_with}")
+    output.say("Each is paid for the applicant and for every accompanying dependant.")
+
+
+@app.command()
 def demo(
     yes: Annotated[
         bool, typer.Option("--yes", help="Allow resetting a PostgreSQL database.")

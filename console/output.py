@@ -83,6 +83,7 @@ def show_case(v: dict[str, Any]) -> None:
         say(
             f"Dependant  {d['name']} ({d['relation']}, born {long_date(d['date_of_birth'])})"
             f"{'  ' + d['file_number'] if d['file_number'] else ''}"
+            f"{'  e-Visa ' + d['evisa_number'] if d['evisa_number'] else ''}"
         )
     if v["ruleset"]:
         verdict = "passed" if v["passed"] else "not passed"
@@ -93,6 +94,9 @@ def show_case(v: dict[str, Any]) -> None:
         if v["categories"]:
             cats = ", ".join(f"{k} {p}" for k, p in v["categories"].items())
             say(f"Breakdown  {cats}")
+    if v["application_fee"] is not None:
+        fee = v["application_fee"]
+        say(f"App. fee   {hkd(fee['due'])}, paid {hkd(fee['paid'])} by {fee['method']} on lodging")
     if v["fee_due"] is not None:
         paid = f", paid {hkd(v['fee_paid'])} by {v['payment_method']}" if v["fee_paid"] else ""
         say(f"Fee due    {hkd(v['fee_due'])}{paid}")

@@ -43,6 +43,10 @@ class Application(SQLModel, table=True):
     file_number: str | None = Field(default=None, max_length=40, unique=True)
     lodged_on: str | None = Field(default=None, max_length=10)
     submitted_at: str | None = Field(default=None, max_length=32)
+    # the application fee paid with the application (none before 26 Feb 2025 11:00 HKT)
+    application_fee_due: int | None = None
+    application_fee_paid: int | None = None
+    application_fee_method: str | None = Field(default=None, max_length=16)
     ruleset: str | None = Field(default=None, max_length=32)
     test: str | None = Field(default=None, max_length=16)
     score: int | None = None
@@ -70,6 +74,7 @@ class Dependant(SQLModel, table=True):
     relation: str = Field(max_length=16)
     date_of_birth: str = Field(max_length=10)
     file_number: str | None = Field(default=None, max_length=40, unique=True)
+    evisa_number: str | None = Field(default=None, max_length=40, unique=True)
 
 
 class HistoryEntry(SQLModel, table=True):

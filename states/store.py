@@ -57,6 +57,9 @@ class Case:
     file_number: str | None
     lodged_on: str | None
     submitted_at: str | None
+    application_fee_due: int | None
+    application_fee_paid: int | None
+    application_fee_method: str | None
     ruleset: str | None
     test: str | None
     score: int | None
@@ -104,6 +107,7 @@ class DependantRow:
     relation: str
     date_of_birth: str
     file_number: str | None
+    evisa_number: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +153,8 @@ class TransitionCommit:
     updates: dict[str, Any] = field(default_factory=dict)
     new_documents: list[dict[str, Any]] = field(default_factory=list)
     resolved_documents: list[dict[str, Any]] = field(default_factory=list)
-    dependant_numbers: list[tuple[int, str]] = field(default_factory=list)
+    dependant_numbers: list[tuple[int, str]] = field(default_factory=list)  # file numbers
+    dependant_evisa_numbers: list[tuple[int, str]] = field(default_factory=list)
     quota: QuotaClaim | None = None
     outbox: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
@@ -191,6 +196,7 @@ _RESOLVE_DOC = (
     "resolved_at = :b_at WHERE id = :b_id"
 )
 _NUMBER_DEPENDANT = "UPDATE dependants SET file_number = :b_number WHERE id = :b_id"
+_EVISA_DEPENDANT = "UPDATE dependants SET evisa_number = :b_number WHERE id = :b_id"
 # The counter row exists and is locked by then (Tx.quota_used with lock=True).
 _CLAIM_QUOTA = "UPDATE quota_usage SET used = used + 1 WHERE year = :year"
 _SELECT_DEPENDANTS = "SELECT * FROM dependants WHERE application_id = :case_id ORDER BY position"
@@ -370,6 +376,11 @@ class Tx:
         if c.dependant_numbers:
             db.executemany(
                 _NUMBER_DEPENDANT, [{"b_id": i, "b_number": n} for i, n in c.dependant_numbers]
+            )
+        if c.dependant_evisa_numbers:
+            db.executemany(
+                _EVISA_DEPENDANT,
+                [{"b_id": i, "b_number": n} for i, n in c.dependant_evisa_numbers],
             )
         outbox_ids = []
         for topic, body in c.outbox:

@@ -66,3 +66,9 @@ def overseas_application(**changes: Any) -> dict[str, Any]:
     }
     base.update(changes)
     return application(**base)
+
+
+def persons(data: dict[str, Any]) -> int:
+    """Who pays each fee of an application file (qmas.md §3.8): the applicant and every
+    dependant."""
+    return 1 + len(data.get("dependants", []))

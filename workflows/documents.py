@@ -133,7 +133,7 @@ def checklist(
     if "child" in relations:
         items.append("birth_certificate")
     family = profile.get("family") or {}
-    if family.get("spouse_degree"):
+    if family.get("spouse_degree") and "spouse" in relations:  # counts only for a spouse who comes
         items.append("spouse_degree")
     if family.get("hk_permanent_resident_family"):
         items.append("hk_family_identity")

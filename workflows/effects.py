@@ -23,6 +23,7 @@ from workflows.inputs import (
     DocumentsInput,
     PayFeeInput,
     RequestDocumentsInput,
+    SubmitInput,
 )
 
 
@@ -32,7 +33,8 @@ class Effects:
     payload: dict[str, Any] = field(default_factory=dict)
     new_documents: list[dict[str, Any]] = field(default_factory=list)
     resolved_documents: list[dict[str, Any]] = field(default_factory=list)
-    dependant_numbers: list[tuple[int, str]] = field(default_factory=list)
+    dependant_numbers: list[tuple[int, str]] = field(default_factory=list)  # file numbers
+    dependant_evisa_numbers: list[tuple[int, str]] = field(default_factory=list)
     quota: QuotaClaim | None = None
 
 
@@ -60,12 +62,36 @@ def check_digit(text: str) -> str:
     return "0123456789X"[total % 11]
 
 
-@effect()
+def persons(ctx: Context) -> int:
+    """Who pays each fee: the applicant and every accompanying dependant (qmas.md §3.8)."""
+    return 1 + len(ctx.dependants)
+
+
+def application_fee_due(ctx: Context) -> int | None:
+    """The application fee payable with this submission, for every person (None: none is).
+
+    The lodging moment chooses it (`workflows.rules.lodging_moment`): the submission's own
+    moment when lodged today, the start of the lodging day otherwise.
+    """
+    from workflows.rules import application_fee_at, lodging_moment
+
+    return application_fee_at(lodging_moment(ctx.lodged_on, ctx.now), persons(ctx))
+
+
+@effect(needs=[Fact.dependants])
 def lodge(ctx: Context) -> Effects:
-    """Record the lodging date and the assessment under the rule set in force on it."""
+    """Record the lodging date, the application fee paid with it, and the assessment under the
+    rule set in force on it."""
+    assert isinstance(ctx.data, SubmitInput)
     a = ctx.assessment
     updates: dict[str, Any] = {"lodged_on": ctx.lodged_on.isoformat(), "submitted_at": iso(ctx.now)}
     payload: dict[str, Any] = {"lodged_on": ctx.lodged_on.isoformat()}
+    due = application_fee_due(ctx)
+    paid = ctx.data.application_fee
+    if due is not None and paid is not None:  # the guard has checked amount and method
+        fee = {"due": due, "paid": int(paid.amount or 0), "method": paid.method}
+        updates.update({f"application_fee_{k}": v for k, v in fee.items()})
+        payload["application_fee"] = fee
     if a is not None:
         updates.update(
             ruleset=a.ruleset,
@@ -148,13 +174,17 @@ def record_some_documents(ctx: Context) -> Effects:
     return Effects(updates=updates, payload=payload, resolved_documents=resolved)
 
 
-@effect(needs=[Fact.quota])
+@effect(needs=[Fact.quota, Fact.dependants])
 def allot(ctx: Context) -> Effects:
-    """Count the quota against the year, set the fee due and the payment deadline."""
+    """Count the quota against the year, set the fee due and the payment deadline.
+
+    The fee due is the visa fee in force now, when the quota is allotted (the approval in
+    principle), for the applicant and each accompanying dependant (qmas.md §3.8).
+    """
     from workflows.rules import fee_due_at
 
     year = ctx.facts.quota_year
-    fee = fee_due_at(ctx.now)
+    fee = fee_due_at(ctx.now, persons(ctx))
     deadline = ctx.today + timedelta(days=ctx.settings.payment_period_days)
     updates = {
         "quota_year": year,
@@ -162,7 +192,12 @@ def allot(ctx: Context) -> Effects:
         "fee_due": fee,
         "deadline": deadline.isoformat(),
     }
-    payload = {"quota_year": year, "fee_due": fee, "payment_deadline": deadline.isoformat()}
+    payload = {
+        "quota_year": year,
+        "fee_due": fee,
+        "persons": persons(ctx),
+        "payment_deadline": deadline.isoformat(),
+    }
     return Effects(updates=updates, payload=payload, quota=QuotaClaim(year))
 
 
@@ -183,13 +218,19 @@ def record_payment(ctx: Context) -> Effects:
     return Effects(updates=updates, payload={"amount": amount, "method": ctx.data.method})
 
 
-@effect()
+def _checked(base: str) -> str:
+    return f"{base}-{check_digit(base)}"
+
+
+@effect(needs=[Fact.dependants])
 def number_evisa(ctx: Context) -> Effects:
-    """An e-Visa number with a check character."""
-    year = ctx.today.year
-    base = f"{ctx.settings.evisa_prefix}{year}-{ctx.case.id:06d}"
-    number = f"{base}-{check_digit(base)}"
-    return Effects(updates={"evisa_number": number}, payload={"evisa_number": number})
+    """e-Visa numbers with a check character: EV<year>-<id>-<check> for the applicant,
+    EV<year>-<id>-D<n>-<check> for each dependant (every person gets an e-Visa)."""
+    base = f"{ctx.settings.evisa_prefix}{ctx.today.year}-{ctx.case.id:06d}"
+    number = _checked(base)
+    deps = [(d.id, _checked(f"{base}-D{d.position}")) for d in ctx.dependants]
+    payload = {"evisa_number": number, "dependants": [n for _, n in deps]}
+    return Effects(updates={"evisa_number": number}, payload=payload, dependant_evisa_numbers=deps)
 
 
 @effect()

@@ -171,6 +171,7 @@ def advance(
                 new_documents=fx.new_documents,
                 resolved_documents=fx.resolved_documents,
                 dependant_numbers=fx.dependant_numbers,
+                dependant_evisa_numbers=fx.dependant_evisa_numbers,
                 quota=fx.quota,
                 outbox=[(TOPIC, body)],
             )
@@ -321,7 +322,10 @@ class Action:
 
 
 INPUT_HINTS: dict[Trigger, str] = {
-    Trigger.submit: 'optional --data \'{"lodged_on": "YYYY-MM-DD"}\'',
+    Trigger.submit: (
+        'optional --data \'{"lodged_on": "YYYY-MM-DD", '
+        '"application_fee": {"amount": N, "method": "fps"}}\''
+    ),
     Trigger.request_documents: (
         '--data \'{"documents": ["police_certificate"], "due": "YYYY-MM-DD"}\''
     ),

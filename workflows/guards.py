@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from states.catalogue import State
+from states.errors import InvalidInput
+from workflows.clock import HK
 from workflows.context import Context
 from workflows.documents import NAME, label
 from workflows.facts import Fact
@@ -22,8 +24,10 @@ from workflows.inputs import (
     AmendInput,
     ConsentInput,
     DocumentsInput,
+    FeePayment,
     PayFeeInput,
     RequestDocumentsInput,
+    SubmitInput,
 )
 from workflows.reasons import OTHER
 from workflows.rules.dates import age_on
@@ -90,11 +94,71 @@ def dependants_eligible(ctx: Context) -> list[str]:
     return out
 
 
-@guard()
+@guard(needs=[Fact.dependants])  # family points count the accompanying dependants
 def eligible(ctx: Context) -> list[str]:
     """Prerequisites, nationality and the points test of the rule set in force (§1, §2)."""
     assessment = ctx.assessment
     return list(assessment.reasons) if assessment is not None else []
+
+
+def _moment(at: datetime) -> str:
+    """ "26 February 2025 11:00 Hong Kong time" """
+    local = at.astimezone(HK)
+    return f"{long_date(local)} {local:%H:%M} Hong Kong time"
+
+
+def _each(fee: int, persons: int) -> str:
+    """ "HK$600 each for the applicant and 2 dependants" (every fee is per person)."""
+    if persons == 1:
+        return f"{hkd(fee)} for the applicant"
+    others = persons - 1
+    return f"{hkd(fee)} each for the applicant and {others} dependant{'s' if others > 1 else ''}"
+
+
+def _paid_by(payment: FeePayment, what: str = "") -> list[str]:
+    """A fee is paid by a method the Immigration Department accepts (qmas.md §3.8)."""
+    if payment.method in PAYMENT_METHODS:
+        return []
+    given = f"'{payment.method}' is not accepted" if payment.method else "No payment method given"
+    return [f"{given}{what}; pay by {', '.join(PAYMENT_METHODS)}."]
+
+
+@guard(on_input=True, needs=[Fact.dependants])
+def application_fee_matches(ctx: Context) -> list[str]:
+    """From 26 Feb 2025 11:00 HKT the application fee, HK$600 for the applicant and each
+    dependant, is paid with the application; before it none is due (qmas.md §3.8)."""
+    from workflows.effects import application_fee_due, persons
+    from workflows.rules.fees import first_application_fee, lodging_moment
+
+    assert isinstance(ctx.data, SubmitInput)
+    try:
+        due = application_fee_due(ctx)
+    except InvalidInput:  # no fee schedule that early: lodging_date_valid says why
+        return []
+    paid = ctx.data.application_fee
+    since = _moment(first_application_fee().effective)
+    if due is None:
+        if paid is None:
+            return []
+        lodged = _moment(lodging_moment(ctx.lodged_on, ctx.now))
+        return [
+            f"No application fee is payable for an application lodged before {since} "
+            f"(this one counts as lodged at {lodged}); leave out application_fee."
+        ]
+    each = _each(due // persons(ctx), persons(ctx))
+    if paid is None or paid.amount is None:
+        return [
+            f"An application fee of {hkd(due)} ({each}) is payable with an application lodged "
+            f'from {since}: --data \'{{"application_fee": {{"amount": {due}, '
+            f'"method": "fps"}}}}\'.'
+        ]
+    out = []
+    if paid.amount != due:
+        out.append(
+            f"The application fee paid, {hkd(paid.amount)}, does not match the fee due, "
+            f"{hkd(due)} ({each})."
+        )
+    return out + _paid_by(paid, " for the application fee")
 
 
 @guard(needs=[Fact.live_cases])
@@ -259,12 +323,7 @@ def fee_matches(ctx: Context) -> list[str]:
         out.append("No fee is due on this case.")
     elif ctx.data.amount != due:
         out.append(f"The amount {hkd(ctx.data.amount)} does not match the fee due, {hkd(due)}.")
-    if ctx.data.method not in PAYMENT_METHODS:
-        given = (
-            f"'{ctx.data.method}' is not accepted" if ctx.data.method else "No payment method given"
-        )
-        out.append(f"{given}; pay by {', '.join(PAYMENT_METHODS)}.")
-    return out
+    return out + _paid_by(ctx.data)
 
 
 # --- closing -------------------------------------------------------------------------------

@@ -33,9 +33,35 @@ class NoInput(TriggerInput):
     """This trigger takes no --data."""
 
 
+class FeePayment(TriggerInput):
+    """A payment: the amount and how it was paid (the guards compare it with the fee due)."""
+
+    amount: float | None = Field(
+        default=None, allow_inf_nan=False, description="Hong Kong dollars paid."
+    )
+    method: str | None = Field(default=None, description="credit_card, pps or fps.")
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("amount must be a number of Hong Kong dollars")
+        return value
+
+
+class PayFeeInput(FeePayment):
+    """The visa fee after quota allotment: the fee due for the applicant and each dependant."""
+
+
 class SubmitInput(TriggerInput):
     lodged_on: date | None = Field(
         default=None, description="The lodging date, which chooses the rule set (default: today)."
+    )
+    application_fee: FeePayment | None = Field(
+        default=None,
+        description="The application fee paid with the application: HK$600 for the applicant "
+        "and each dependant when lodged from 26 February 2025 11:00 Hong Kong time; "
+        "none before.",
     )
 
 
@@ -71,20 +97,6 @@ class ConsentInput(TriggerInput):
     consent_letter: str = Field(
         default="", max_length=400, description="Issuer and reference of the consent letter."
     )
-
-
-class PayFeeInput(TriggerInput):
-    amount: float | None = Field(
-        default=None, allow_inf_nan=False, description="Hong Kong dollars paid."
-    )
-    method: str | None = Field(default=None, description="credit_card, pps or fps.")
-
-    @field_validator("amount", mode="before")
-    @classmethod
-    def _number(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError("amount must be a number of Hong Kong dollars")
-        return value
 
 
 class ApplicantAmendment(TriggerInput):

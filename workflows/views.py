@@ -128,6 +128,7 @@ def case_view(case_id: int, *, store: Store | None = None) -> dict[str, Any]:
                 "relation": d["relation"],
                 "date_of_birth": d["date_of_birth"],
                 "file_number": d["file_number"],
+                "evisa_number": d["evisa_number"],
             }
             for d in deps
         ],
@@ -147,6 +148,16 @@ def case_view(case_id: int, *, store: Store | None = None) -> dict[str, Any]:
         ],
         "lodged_on": v["lodged_on"],
         "submitted_at": v["submitted_at"],
+        # paid with the application from 26 Feb 2025 11:00 HKT; null where none was due
+        "application_fee": (
+            {
+                "due": v["application_fee_due"],
+                "paid": v["application_fee_paid"],
+                "method": v["application_fee_method"],
+            }
+            if v["application_fee_due"] is not None
+            else None
+        ),
         "ruleset": v["ruleset"],
         "test": v["test"],
         "score": v["score"],

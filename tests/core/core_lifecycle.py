@@ -18,7 +18,7 @@ from states.models import TABLES
 from states.models import history as hist_t
 from states.models import outbox as out_t
 from states.store import Store
-from tests.factories import application, overseas_application
+from tests.factories import application, overseas_application, persons
 from workflows import advance, create_case
 from workflows.clock import HK
 from workflows.spec import Trigger
@@ -29,7 +29,9 @@ FROZEN_AT = datetime(2023, 6, 1, 10, 0, tzinfo=HK)
 # Past every deadline a case built at FROZEN_AT can have (documents: 20 working days;
 # fee: 182 days after allotment), still under the 2023/2024 rules.
 LAPSE_AT = datetime(2024, 3, 1, 10, 0, tzinfo=HK)
-FEE_2023 = 230
+# The visa fee of 2023, HK$230, for each person: the applicant and the two dependants.
+VISA_FEE_2023 = 230
+FEE_2023 = VISA_FEE_2023 * persons(application())
 
 TERMINALS = frozenset({S.evisa_issued, S.refused, S.withdrawn, S.lapsed})
 OPEN = tuple(s for s in State if s not in TERMINALS)
@@ -60,7 +62,7 @@ CONTRACT: dict[tuple[State, Trigger], State] = {
 ROLES: dict[Trigger, frozenset[str]] = {
     T.submit: frozenset({"applicant", "caseworker"}),
     T.issue_file_number: frozenset({"caseworker", "system"}),
-    T.request_documents: frozenset({"caseworker"}),
+    T.request_documents: frozenset({"caseworker", "system"}),
     T.receive_documents: frozenset({"caseworker"}),
     T.shortlist: frozenset({"caseworker", "supervisor"}),
     T.allot_quota: frozenset({"committee"}),

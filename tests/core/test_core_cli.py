@@ -98,7 +98,8 @@ def drive_to_evisa(qmas: Qmas, case_id: int) -> None:
         ("shortlist", "supervisor", []),
         ("allot_quota", "committee", []),
         ("record_mainland_consent", "caseworker", ["--data", '{"consent_letter": "SZ ref 1"}']),
-        ("pay_fee", "applicant", ["--data", '{"amount": 230, "method": "pps"}']),
+        # HK$230 for the applicant and each of the two dependants
+        ("pay_fee", "applicant", ["--data", '{"amount": 690, "method": "pps"}']),
         ("issue_evisa", "caseworker", []),
     ]
     for version, (trigger, role, extra) in enumerate(steps):
@@ -250,7 +251,7 @@ def test_pay_fee_refusal_lists_all_reasons_on_one_line(ready: Qmas, tmp_path: Pa
     line = one_error_line(
         advance(ready, case_id, "pay_fee", "applicant", "--data", '{"amount": 1, "method": "x"}'),
         code=5,
-        contains="HK$230",
+        contains="the fee due, HK$690",  # HK$230 for each of three persons
     )
     assert "'x' is not accepted" in line
 
@@ -293,6 +294,7 @@ CASE_KEYS = {
     "documents",
     "lodged_on",
     "fee_due",
+    "application_fee",
     "evisa_number",
     "ruleset",
     "score",
@@ -317,13 +319,18 @@ def test_case_show_json_has_the_contract_keys(ready: Qmas, tmp_path: Path) -> No
     assert (view["state"], view["version"]) == ("evisa_issued", 9)
     assert view["file_number"] == f"QM2023-{case_id:06d}"
     assert view["evisa_number"].startswith(f"EV2023-{case_id:06d}-")
-    assert view["lodged_on"] == "2023-06-01" and view["fee_due"] == 230
+    assert view["lodged_on"] == "2023-06-01" and view["fee_due"] == 690
+    assert view["application_fee"] is None  # none before 26 February 2025 11:00 HKT
     assert view["ruleset"] == "gpt-2023" and view["passed"] is True
     assert view["score"] >= view["pass_mark"] and isinstance(view["categories"], dict)
     assert {"name", "date_of_birth", "nationality", "email"} <= set(view["applicant"])
     assert [d["file_number"] for d in view["dependants"]] == [
         f"QM2023-{case_id:06d}-D1",
         f"QM2023-{case_id:06d}-D2",
+    ]
+    assert [d["evisa_number"][:-2] for d in view["dependants"]] == [
+        f"EV2023-{case_id:06d}-D1",
+        f"EV2023-{case_id:06d}-D2",
     ]
     (doc,) = view["documents"]
     assert {"name", "due", "status"} <= set(doc)

@@ -103,8 +103,8 @@ def test_a_second_live_application_of_the_same_person__is_refused(store: Store) 
 def test_fee_due__is_the_schedule_in_force_when_the_quota_is_allotted(
     store: Store, allotted_at: datetime, fee: int
 ) -> None:
-    with time_machine.travel(AT, tick=False):
-        case_id = create_case(overseas_application(), store=store)
+    with time_machine.travel(AT, tick=False):  # no dependant: the fee of one person
+        case_id = create_case(overseas_application(dependants=False), store=store)
         for trigger, role in (("submit", "applicant"), ("issue_file_number", "system"),
                               ("shortlist", "supervisor")):  # fmt: skip
             advance(case_id, trigger, "A", role, store=store)

@@ -21,7 +21,7 @@ from states.catalogue import State
 from states.errors import InvalidInput, NotFound
 from states.models import applications, dependants, document_requests
 from states.store import Store
-from tests.factories import application, overseas_application
+from tests.factories import application, overseas_application, persons
 from workflows.clock import HK
 from workflows.engine import default_store
 from workflows.views import list_cases, resolve_case
@@ -395,12 +395,17 @@ def test_schema_data_for_triggers(qmas: Qmas) -> None:
 def test_example_files_are_accepted_and_submit(
     qmas: Qmas, name: str, moment: datetime, ruleset: str
 ) -> None:
+    data = json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
+    # From 26 February 2025 11:00 HKT: HK$600 for the applicant and each dependant.
+    fee = 600 * persons(data) if ruleset == "enhanced-2024" else None
+    paid = {"application_fee": {"amount": fee, "method": "fps"}} if fee else {}
     with time_machine.travel(moment, tick=False):
         assert qmas("init")[0] == 0
         case_id = new_case(qmas, str(EXAMPLES / name))
-        moved(qmas, case_id, "submit", "applicant")
+        moved(qmas, case_id, "submit", "applicant", "--data", json.dumps(paid))
         view = show(qmas, str(case_id))
-    data = json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
+    expected = {"due": fee, "paid": fee, "method": "fps"} if fee else None
+    assert view["application_fee"] == expected
     assert (view["state"], view["ruleset"], view["passed"]) == ("submitted", ruleset, True)
     assert view["lodged_on"] == moment.date().isoformat()
     assert view["test"] == data["profile"]["test"]

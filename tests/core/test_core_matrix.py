@@ -184,7 +184,7 @@ def test_pay_fee_lists_wrong_amount_and_bad_method_at_once(store: Store) -> None
         )
     reasons = err.value.reasons
     assert len(reasons) == 2
-    assert "HK$100" in reasons[0] and "HK$230" in reasons[0]
+    assert "HK$100" in reasons[0] and "HK$690" in reasons[0]  # HK$230 for each of 3 persons
     assert "'cash' is not accepted" in reasons[1]
     assert snapshot(store) == before
 
@@ -196,7 +196,7 @@ def test_pay_fee_before_consent_for_mainland_lists_every_reason(store: Store) ->
         advance(case_id, "pay_fee", "CHAN", "applicant", data={"amount": 1}, store=store)
     text = " ".join(err.value.reasons)
     assert len(err.value.reasons) == 3
-    assert "consent letter" in text and "HK$230" in text and "No payment method" in text
+    assert "consent letter" in text and "HK$690" in text and "No payment method" in text
     assert snapshot(store) == before
 
 

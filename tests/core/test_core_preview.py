@@ -33,6 +33,7 @@ from states.store import Store
 from tests.core.core_lifecycle import (
     ALL_ROLES,
     CONTRACT,
+    FEE_2023,
     FROZEN_AT,
     LAPSE_AT,
     ROLES,
@@ -50,11 +51,16 @@ from workflows.spec import Trigger
 
 # --- preview and advance agree, and preview writes nothing ----------------------------------
 # Moments to decide at: the day the cases are built, after the documents' due date, after every
-# deadline (the fee is HK$230 at all three).
+# deadline (the visa fee is HK$230 a person at all three, and no application fee is due).
 MOMENTS = [FROZEN_AT, FROZEN_AT + timedelta(days=45), LAPSE_AT]
 # Inputs for each trigger: valid ones, ones a guard refuses, ones the parser rejects.
 DATA: dict[Trigger, list[dict[str, Any] | None]] = {
-    T.submit: [None, {"lodged_on": "2023-05-02"}, {"lodged_on": "2999-01-01"}],
+    T.submit: [
+        None,
+        {"lodged_on": "2023-05-02"},
+        {"lodged_on": "2999-01-01"},
+        {"application_fee": {"amount": 600, "method": "fps"}},  # none is due in 2023
+    ],
     T.request_documents: [
         {"documents": ["police_certificate", "financial_proof"]},
         {"documents": ["police_certificate"], "due": "2023-12-29"},
@@ -82,9 +88,9 @@ DATA: dict[Trigger, list[dict[str, Any] | None]] = {
         {"consent_letter": ""},
     ],
     T.pay_fee: [
-        {"amount": 230, "method": "fps"},
+        {"amount": FEE_2023, "method": "fps"},
         {"amount": 1, "method": "cash"},
-        {"amount": 230},
+        {"amount": FEE_2023},
         {},
     ],
     T.amend: [
@@ -457,7 +463,8 @@ def test_preview_allot_quota_shows_the_fee_and_the_payment_deadline(
     before = written(ready, case_id)
     report = previewed(ready, case_id, "allot_quota", "committee")
     assert report["allowed"] is True and report["to_state"] == "quota_allotted"
-    assert report["fee_due"] == 230  # HK$230 until 26 February 2025
+    # HK$230 (until 26 February 2025) for the applicant and each of two dependants
+    assert report["fee_due"] == 690
     assert report["deadlines"] == [{"what": "fee_payment", "due": "2023-11-30"}]  # 182 days
     assert [m["template"] for m in report["messages"]] == ["quota_allotted"]
     _, out, _ = ready("case", "show", str(case_id), "--json")

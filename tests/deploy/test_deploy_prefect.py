@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.factories import overseas_application
+from tests.factories import overseas_application, persons
 from tests.notifications.smtp_server import SmtpRecorder, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,10 +109,13 @@ def test_deploy_all__event_triggers_dispatch_and_worker_delivers_email(
         qmas = [sys.executable, "-m", "console.cli"]
         _run([*qmas, "init"], env)
         app_file = tmp / "application.json"
-        app_file.write_text(json.dumps(overseas_application(email="deploy.test@example.org")))
+        application = overseas_application(email="deploy.test@example.org")
+        app_file.write_text(json.dumps(application))
         case_id = _run([*qmas, "case", "new", str(app_file)], env).strip()
+        # Today's date: the HK$600 application fee (from 26 Feb 2025) for every person.
+        paid = {"application_fee": {"amount": 600 * persons(application), "method": "fps"}}
         _run([*qmas, "case", "advance", case_id, "submit", "--actor", "Emily WATSON",
-              "--role", "applicant"], env)  # fmt: skip
+              "--role", "applicant", "--data", json.dumps(paid)], env)  # fmt: skip
 
         # The commit's event reaches the server and the trigger creates a flow run.
         wait_until(
