@@ -1,7 +1,8 @@
 """`qmas demo`: a fresh database, realistic applicants, every case run to its end.
 
 The demo replays 2023-2024 on a simulated clock (each step passes ``now=``), so the seed-era
-rules apply (gpt-2023, HK$230) and the dated nationality rule of 25 October 2023 shows.
+rules apply (gpt-2023, HK$230 a person, no application fee) and the dated nationality rule of
+25 October 2023 shows.
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ APPLICATIONS: dict[str, dict[str, Any]] = {
                 }
             ],
             work={"multinational_years": 0},
+            family={"children_under_18": 0},  # his spouse comes with him; no child
         ),
     },
     "martinez": {
@@ -135,6 +137,9 @@ APPLICATIONS: dict[str, dict[str, Any]] = {
 }
 
 # (case key, HK date and time, trigger, actor, role, extra)
+# Not a trigger: the dispatcher's work at that moment of the story (see `_dispatch`).
+DISPATCH = "(dispatcher)"
+
 STEPS: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
     ("chan", "2023-03-01 10:12", "submit", "CHAN Tai Man", "applicant", {}),
     ("watson", "2023-04-03 16:40", "submit", "Emily WATSON", "applicant", {}),
@@ -232,7 +237,7 @@ STEPS: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
         "committee",
         {
             "reason_code": "not_selected",
-            "note": "Scored 80; the August exercise's cut-off was 95.",
+            "note": "Scored 110; the August exercise's cut-off was 120.",
         },
     ),
     (
@@ -249,7 +254,7 @@ STEPS: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
         "pay_fee",
         "Emily WATSON",
         "applicant",
-        {"data": {"amount": 230, "method": "credit_card"}},
+        {"data": {"amount": 230, "method": "credit_card"}},  # HK$230: no dependant
     ),
     ("watson", "2023-08-22 09:40", "issue_evisa", "Officer LAM", "caseworker", {}),
     (
@@ -266,19 +271,13 @@ STEPS: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
         "pay_fee",
         "CHAN Tai Man",
         "applicant",
-        {"data": {"amount": 230, "method": "pps"}},
+        {"data": {"amount": 690, "method": "pps"}},  # HK$230 each: CHAN, his spouse and child
     ),
     ("chan", "2023-09-06 09:15", "issue_evisa", "Officer LAM", "caseworker", {}),
     ("nguyen", "2023-11-01 09:00", "submit", "NGUYỄN Văn An", "applicant", {}),  # now eligible
     ("nguyen", "2023-12-04 09:30", "issue_file_number", "qmas-intake", "system", {}),
-    (
-        "nguyen",
-        "2024-01-08 11:00",
-        "request_documents",
-        "Officer CHEUNG",
-        "caseworker",
-        {"data": {"documents": ["police_certificate", "financial_proof"]}},
-    ),
+    # The dispatcher handles the new file number: it asks NGUYEN for his checklist's documents.
+    ("nguyen", "2023-12-04 09:31", DISPATCH, "qmas-dispatch", "system", {}),
 ]
 
 
@@ -342,18 +341,17 @@ def _run_flows(store: Store, lapsing_case: int) -> None:
     from flows.dispatch import dispatch_events
     from flows.reminders import send_reminders
     from notifications.settings import NotificationSettings
-    from workflows.deadlines import Stage
     from workflows.engine import default_settings
 
-    due = date.fromisoformat(case_view(lapsing_case, store=store)["deadline"])
-    days = default_settings().document_schedule().dates(due)
+    deadline = case_view(lapsing_case, store=store)["deadline"]
     output.out.print(Rule("Prefect flows, in-process"))
-    for stage in (Stage.first, Stage.due, Stage.final, Stage.lapse):
-        summary = send_reminders(today=days[stage].isoformat(), deliver=False)
+    # No deadline when QMAS_AUTO_DOCUMENT_REQUEST=false kept the documents from being asked for.
+    schedule = default_settings().document_schedule()
+    days = schedule.dates(date.fromisoformat(deadline)) if deadline else {}
+    for day in days.values():  # first reminder, due date, final notice, lapse
+        summary = send_reminders(today=day.isoformat(), deliver=False)
         lapsed = f", lapsed case(s) {summary['lapsed']}" if summary["lapsed"] else ""
-        output.say(
-            f"send_reminders({days[stage]}): {summary['planned']} reminder(s) planned{lapsed}"
-        )
+        output.say(f"send_reminders({day}): {summary['planned']} reminder(s) planned{lapsed}")
     summary = dispatch_events()
     folder = NotificationSettings().mail_dir
     output.say(
@@ -361,6 +359,24 @@ def _run_flows(store: Store, lapsing_case: int) -> None:
         f"delivered ({summary['dead']} dead); messages written to {folder}/ (or sent by SMTP "
         "when QMAS_SMTP_URL is set)"
     )
+
+
+def _dispatch(store: Store, when: str) -> int:
+    """What the dispatch_events flow does with pending events (`flows.work.dispatch_pending`),
+    on the demo's clock: a case just given its file number is asked for the documents of its
+    checklist, by `system`. Returns the number of moves it made."""
+    from flows.work import dispatch_pending
+    from workflows.formats import long_date
+
+    done = dispatch_pending(store, lambda: _at(when))
+    for case_id in done.report["documents_requested"]:
+        v = case_view(case_id, store=store)
+        output.say(
+            f"{when}  case {case_id:<3} {'request_documents':<24} file_number_issued → "
+            f"{v['state']} (automatic, by the dispatcher: {len(v['documents'])} documents from "
+            f"the checklist, due {long_date(v['deadline'])})"
+        )
+    return len(done.report["documents_requested"])
 
 
 def run_demo(allow_reset: bool = False, flows: bool = True) -> dict[str, int]:
@@ -373,6 +389,9 @@ def run_demo(allow_reset: bool = False, flows: bool = True) -> dict[str, int]:
         ids[key] = create_case(app, store=store, now=_at("2023-02-20 09:00"))
     outcome = Outcome()
     for key, when, trigger, actor, role, extra in STEPS:
+        if trigger == DISPATCH:
+            outcome.moved += _dispatch(store, when)
+            continue
         try:
             done = advance(
                 ids[key],

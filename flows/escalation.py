@@ -8,15 +8,15 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.daily import plan_escalation
 from flows.dispatch import deliver_messages
-from flows.work import plan_escalation
 from workflows.clock import today_hk
 from workflows.engine import default_store
 
 
 @task(name="find-stale-cases", cache_policy=NO_CACHE)
 def find_stale_cases(today: str) -> list[dict[str, Any]]:
-    return plan_escalation(default_store(), date.fromisoformat(today))
+    return plan_escalation(default_store(), date.fromisoformat(today)).stale
 
 
 @flow(name="escalate_stale_cases")

@@ -16,3 +16,6 @@ class FlowSettings(BaseSettings):
     # Emit the Prefect event `qmas.case.transitioned` after each commit. "auto": only when a
     # Prefect server is configured (PREFECT_API_URL), since the embedded default has none.
     prefect_nudge: str = "auto"
+    # When the dispatcher handles a case's `issue_file_number` event, ask for the documents of
+    # the applicant's checklist as `system`, by the default due date (flows/document_requests).
+    auto_document_request: bool = True

@@ -1,8 +1,18 @@
-"""The work the flows do, as plain functions of a store and a clock (no Prefect here).
+"""The dispatcher's work, as plain functions of a store and a clock (no Prefect here).
 
-- `handle_events`: run the handlers registered for each event's trigger;
-- `plan_reminders`: the reminders and lapses deadlines call for today;
-- `plan_escalation`: cases past their service level, in one message to the supervisors.
+Handlers are registered per trigger (``*`` for every trigger), of two kinds:
+
+- planning handlers (`handles`) run inside one transaction per batch and only write rows of
+  their own (the delivery ledger): `notify` plans each transition's messages;
+- acting handlers (`acts_on`) fire moves of the workflow, each `advance` its own transaction,
+  and report what they did: `request_documents` after a file number is issued
+  (`flows.document_requests`).
+
+`drain` is the dispatcher's loop (claim a batch, handle it, settle it, until none is left): the
+`dispatch_events` flow runs it with a Prefect task per handler, `dispatch_pending` without
+Prefect, for callers with a clock of their own (the demo, tests). `dispatch_has_work` is the
+CLI's look before it starts Prefect. The daily work (reminders, lapses, escalation) is in
+`flows.daily`.
 """
 
 from __future__ import annotations
@@ -10,45 +20,85 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
+from flows import document_requests
+from flows.settings import FlowSettings
 from notifications import ledger, planner
+from notifications.delivery import RetryPolicy
 from notifications.settings import NotificationSettings
-from states.catalogue import label as state_label
-from states.errors import QmasError
 from states.models import applications as app_t
 from states.models import dependants as dep_t
-from states.models import document_requests as doc_t
+from states.models import outbox as ob_t
+from states.outbox import claim_events, mark_done, mark_failed
 from states.store import Store, Tx
-from workflows import advance
-from workflows.clock import HK, iso, parse_iso, today_hk
-from workflows.deadlines import Schedule, Stage
-from workflows.formats import long_date
-from workflows.settings import WorkflowSettings
+from workflows.clock import iso
 
 log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 Handler = Callable[[Tx, list[Event], datetime, NotificationSettings], None]
-HANDLERS: dict[str, list[tuple[str, Handler]]] = {}
+ActingHandler = Callable[[Store, list[Event], datetime, "Actor"], "HandledBatch"]
+HANDLERS: dict[str, list[str]] = {}  # trigger: the names of its handlers, in order
+PLANNING: dict[str, Handler] = {}
+ACTING: dict[str, ActingHandler] = {}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts when an acting handler fires a move: the history's actor, the flow run's id."""
+
+    actor: str = document_requests.FALLBACK_ACTOR
+    flow_run_id: str | None = None
+
+
+@dataclass
+class HandledBatch:
+    done: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    # What an acting handler did, for the flow's summary (merged with `merge_reports`).
+    report: dict[str, Any] = field(default_factory=dict)
 
 
 def handles(*triggers: str) -> Callable[[Handler], Handler]:
-    """Register a handler for events of these triggers (``*`` for every trigger)."""
+    """Register a planning handler for events of these triggers (``*`` for every trigger)."""
 
     def register(fn: Handler) -> Handler:
+        PLANNING[fn.__name__] = fn
         for t in triggers:
-            HANDLERS.setdefault(t, []).append((fn.__name__, fn))
+            HANDLERS.setdefault(t, []).append(fn.__name__)
         return fn
 
     return register
 
 
-def handlers_for(trigger: str) -> list[tuple[str, Handler]]:
+def acts_on(*triggers: str) -> Callable[[ActingHandler], ActingHandler]:
+    """Register an acting handler: it fires moves itself, outside any batch transaction."""
+
+    def register(fn: ActingHandler) -> ActingHandler:
+        ACTING[fn.__name__] = fn
+        for t in triggers:
+            HANDLERS.setdefault(t, []).append(fn.__name__)
+        return fn
+
+    return register
+
+
+def handlers_for(trigger: str) -> list[str]:
+    """The names of the handlers an event of this trigger goes to."""
     return HANDLERS.get(trigger, []) + HANDLERS.get("*", [])
+
+
+def by_handler(events: Sequence[Event]) -> dict[str, list[Event]]:
+    """The events of a batch grouped by the handlers that take them."""
+    out: dict[str, list[Event]] = {}
+    for e in events:
+        for name in handlers_for(str(e["trigger"])):
+            out.setdefault(name, []).append(e)
+    return out
 
 
 def _cases(tx: Tx, case_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -56,7 +106,7 @@ def _cases(tx: Tx, case_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     return {int(r["id"]): dict(r) for r in rows}
 
 
-def _dependants(tx: Tx, case_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+def dependants_by_case(tx: Tx, case_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {int(c): [] for c in case_ids}
     rows = tx.conn.execute(
         select(dep_t).where(dep_t.c.application_id.in_(list(case_ids))).order_by(dep_t.c.position)
@@ -70,7 +120,7 @@ def _dependants(tx: Tx, case_ids: Sequence[int]) -> dict[int, list[dict[str, Any
 def notify(tx: Tx, events: list[Event], now: datetime, settings: NotificationSettings) -> None:
     """Plan the applicant's (and representative's) notification of each transition."""
     ids = sorted({int(e["case_id"]) for e in events})
-    cases, deps = _cases(tx, ids), _dependants(tx, ids)
+    cases, deps = _cases(tx, ids), dependants_by_case(tx, ids)
     messages = []
     for e in events:
         case = cases[int(e["case_id"])]
@@ -89,10 +139,17 @@ def notify(tx: Tx, events: list[Event], now: datetime, settings: NotificationSet
     ledger.plan(tx, messages, now)
 
 
-@dataclass
-class HandledBatch:
-    done: list[int] = field(default_factory=list)
-    failed: dict[int, str] = field(default_factory=dict)
+@acts_on(document_requests.TRIGGER)
+def request_documents(store: Store, events: list[Event], now: datetime, by: Actor) -> HandledBatch:
+    """Ask a case that has just been given its file number for its checklist's documents."""
+    report = document_requests.request_documents_automatically(
+        store, events, now, actor=by.actor, flow_run_id=by.flow_run_id
+    )
+    return HandledBatch(
+        done=[int(e["event_id"]) for e in events if int(e["event_id"]) not in report.failed],
+        failed=report.failed,
+        report=report.as_dict(),
+    )
 
 
 def handle_events(
@@ -101,10 +158,16 @@ def handle_events(
     events: list[Event],
     now: datetime,
     settings: NotificationSettings | None = None,
+    *,
+    by: Actor | None = None,
 ) -> HandledBatch:
-    """Run one handler over a batch in one transaction; on failure, event by event."""
+    """Run one handler over a batch: a planning handler in one transaction (on failure, event
+    by event); an acting handler as it sees fit, reporting per event."""
+    acting = ACTING.get(handler_name)
+    if acting is not None:
+        return acting(store, events, now, by or Actor())
     settings = settings or NotificationSettings()
-    fn = dict(pair for e in events for pair in handlers_for(str(e["trigger"])))[handler_name]
+    fn = PLANNING[handler_name]
     result = HandledBatch()
     try:
         with store.write() as tx:
@@ -123,184 +186,113 @@ def handle_events(
     return result
 
 
-# --- reminders and lapses ------------------------------------------------------------------
+def merge_reports(into: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """Add one handler report to another: lists are joined, mappings updated, numbers added."""
+    for key, value in more.items():
+        if isinstance(value, list):
+            into[key] = [*into.get(key, []), *value]
+        elif isinstance(value, dict):
+            into[key] = {**into.get(key, {}), **value}
+        else:
+            into[key] = into.get(key, 0) + value
+    return into
+
+
+def settle(
+    store: Store, events: Sequence[Event], failed: dict[int, str], now: datetime
+) -> tuple[int, int]:
+    """Mark a handled batch's events done, or failed with the error; returns (done, failed)."""
+    at = iso(now)
+    with store.write() as tx:
+        mark_done(
+            tx, [int(e["event_id"]) for e in events if int(e["event_id"]) not in failed], now=at
+        )
+    for event_id, error in failed.items():
+        mark_failed(store, event_id, error, now=at)
+    return len(events) - len(failed), len(failed)
+
+
+def empty_report() -> dict[str, Any]:
+    """The acting handlers' report keys, for a run that handled none of their events."""
+    return document_requests.RequestReport().as_dict()
+
+
 @dataclass
-class ReminderReport:
-    planned: int = 0
-    lapsed: list[int] = field(default_factory=list)
-    lapse_refused: dict[int, str] = field(default_factory=dict)
-    skipped_non_working_day: bool = False
+class Dispatched:
+    done: int = 0
+    failed: int = 0
+    batches: int = 0
+    report: dict[str, Any] = field(default_factory=empty_report)
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "planned": self.planned,
-            "lapsed": self.lapsed,
-            "lapse_refused": self.lapse_refused,
-            "skipped_non_working_day": self.skipped_non_working_day,
+            "events_done": self.done,
+            "events_failed": self.failed,
+            "batches": self.batches,
+            **self.report,
         }
 
 
-# The catalogue code (workflows.reasons) of the reason a lapse gives the applicant.
-LAPSE_REASONS = {"documents": "documents_not_provided", "fee": "fee_not_paid"}
+# Handles and settles one claimed batch, adding the acting handlers' reports to the mapping;
+# returns (done, failed).
+BatchRunner = Callable[[list[Event], dict[str, Any]], tuple[int, int]]
 
 
-def _hk_noon(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, 9, 0, tzinfo=HK)
-
-
-def plan_reminders(
+def drain(
     store: Store,
-    today: date,
-    *,
-    now: datetime | None = None,
-    settings: WorkflowSettings | None = None,
-    notification_settings: NotificationSettings | None = None,
-) -> ReminderReport:
-    """Plan today's reminders (once each, via the ledger) and lapse cases past their grace."""
-    from workflows.calendar import is_working_day
-
-    settings = settings or WorkflowSettings()
-    nsettings = notification_settings or NotificationSettings()
-    moment = now or _hk_noon(today)
-    report = ReminderReport()
-    if not is_working_day(today):
-        report.skipped_non_working_day = True
-        return report
-    watched = [
-        ("documents_requested", "documents", settings.document_schedule()),
-        ("quota_allotted", "fee", settings.fee_schedule()),
-        ("mainland_consent", "fee", settings.fee_schedule()),
-    ]
-    to_lapse: list[tuple[int, str, str]] = []
-    with store.write() as tx:
-        for state, topic, schedule in watched:
-            report.planned += _remind_state(
-                tx, state, topic, schedule, today, moment, nsettings, to_lapse
-            )
-    for case_id, due, topic in to_lapse:
-        # The applicant is told the catalogue's reason in their language; the detail of the
-        # deadline and grace period is an internal note (history only, never in an email).
-        what = "the documents requested" if topic == "documents" else "payment of the fee"
-        try:
-            advance(
-                case_id,
-                "lapse",
-                "qmas-reminders",
-                "system",
-                store=store,
-                now=moment,
-                reason_code=LAPSE_REASONS[topic],
-                note=(
-                    f"No reply on {what} by {long_date(due)}; "
-                    f"the grace period ended by {long_date(today)}."
-                ),
-            )
-            report.lapsed.append(case_id)
-        except QmasError as err:  # moved meanwhile: the next run looks again
-            report.lapse_refused[case_id] = str(err)
-    return report
+    now: Callable[[], datetime],
+    run_batch: BatchRunner,
+    settings: FlowSettings,
+    batch_size: int | None = None,
+) -> Dispatched:
+    """Claim pending events in batches, oldest first, and run each, until none is left (or
+    `dispatch_max_batches`). An event claimed longer ago than the lease is claimed again."""
+    out = Dispatched()
+    for _ in range(settings.dispatch_max_batches):
+        moment = now()
+        events = claim_events(
+            store,
+            now=iso(moment),
+            limit=batch_size or settings.dispatch_batch_size,
+            stale_before=iso(moment - timedelta(seconds=settings.dispatch_lease_seconds)),
+        )
+        if not events:
+            break
+        done, failed = run_batch(events, out.report)
+        out.batches, out.done, out.failed = out.batches + 1, out.done + done, out.failed + failed
+    return out
 
 
-def _remind_state(
-    tx: Tx,
-    state: str,
-    topic: str,
-    schedule: Schedule,
-    today: date,
-    moment: datetime,
-    nsettings: NotificationSettings,
-    to_lapse: list[tuple[int, str, str]],
-) -> int:
-    rows = tx.conn.execute(
-        select(app_t).where(app_t.c.state == state, app_t.c.deadline.is_not(None))
-    ).mappings()
-    cases = [dict(r) for r in rows]
-    if not cases:
-        return 0
-    ids = [int(c["id"]) for c in cases]
-    deps = _dependants(tx, ids)
-    docs: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-    if topic == "documents":
-        for d in tx.conn.execute(
-            select(doc_t).where(doc_t.c.case_id.in_(ids), doc_t.c.status == "requested")
-        ).mappings():
-            docs[int(d["case_id"])].append(dict(d))
-    messages = []
-    for case in cases:
-        due = date.fromisoformat(case["deadline"])
-        stage = schedule.stage(today, due)
-        if stage is Stage.none:
-            continue
-        if stage is Stage.lapse:
-            to_lapse.append((int(case["id"]), due.isoformat(), topic))
-            continue
-        kind = f"reminder_{topic}_{stage.value}"
-        for mid, k, to, ctx in planner.for_reminder(
-            kind,
-            due.isoformat(),
-            case,
-            deps[int(case["id"])],
-            docs[int(case["id"])],
-            nsettings,
-            today.isoformat(),
-        ):
-            messages.append(
-                ledger.PlannedMessage(
-                    mid, k, str(case["language"]), to, ctx, case_id=int(case["id"])
-                )
-            )
-    return ledger.plan(tx, messages, moment)
-
-
-# --- escalation ----------------------------------------------------------------------------
-def plan_escalation(
+def dispatch_pending(
     store: Store,
-    today: date,
+    now: Callable[[], datetime],
     *,
-    now: datetime | None = None,
-    settings: WorkflowSettings | None = None,
-    notification_settings: NotificationSettings | None = None,
-) -> list[dict[str, Any]]:
-    """Cases that sat in one state longer than its service level; one message lists them."""
-    settings = settings or WorkflowSettings()
-    nsettings = notification_settings or NotificationSettings()
-    moment = now or _hk_noon(today)
-    stale: list[dict[str, Any]] = []
-    with store.write() as tx:
-        for state, days in settings.service_levels.items():
-            # Overdue once more than `days` Hong Kong calendar days have passed, whatever the
-            # hour it entered the state: entered before the start of (today - days), HK time.
-            cutoff = iso(datetime.combine(today - timedelta(days=days), time(0), tzinfo=HK))
-            rows = tx.conn.execute(
-                select(app_t.c.id, app_t.c.file_number, app_t.c.state, app_t.c.state_since)
-                .where(app_t.c.state == state, app_t.c.state_since < cutoff)
-                .order_by(app_t.c.state_since)
-            ).mappings()
-            for r in rows:
-                since = today_hk(parse_iso(r["state_since"])).isoformat()  # stored in UTC
-                stale.append(
-                    {
-                        "id": r["id"],
-                        "file_number": r["file_number"],
-                        "state": r["state"],
-                        "state_label": state_label(r["state"]),
-                        "since": since,
-                        "days": (today - date.fromisoformat(since)).days,
-                        "limit_days": days,
-                    }
-                )
-        if stale:
-            person = {
-                "name": "QMAS supervisors",
-                "email": nsettings.supervisors_email,
-                "role": "supervisor",
-            }
-            told = planner.event_context("escalation", iso(moment), today.isoformat())
-            context = planner.message_context(person, told, nsettings, "en", stale_cases=stale)
-            mid = planner.message_id(f"x{today.isoformat()}", "escalation", person)
-            ledger.plan(
-                tx,
-                [ledger.PlannedMessage(mid, "escalation", "en", person["email"], context)],
-                moment,
-            )
-    return stale
+    by: Actor | None = None,
+    settings: FlowSettings | None = None,
+) -> Dispatched:
+    """The dispatcher's loop without Prefect (no delivery): `now` is the clock."""
+
+    def run_batch(events: list[Event], report: dict[str, Any]) -> tuple[int, int]:
+        failed: dict[int, str] = {}
+        for name, evs in by_handler(events).items():
+            handled = handle_events(store, name, evs, now(), by=by)
+            failed.update(handled.failed)
+            merge_reports(report, handled.report)
+        return settle(store, events, failed, now())
+
+    return drain(store, now, run_batch, settings or FlowSettings())
+
+
+def dispatch_has_work(store: Store, now: datetime, settings: FlowSettings | None = None) -> bool:
+    """Whether `dispatch_events` would find anything to do: an outbox event to claim (the rows
+    `states.outbox.claim_events` selects) or a message to deliver. Two indexed queries."""
+    settings = settings or FlowSettings()
+    stale_before = iso(now - timedelta(seconds=settings.dispatch_lease_seconds))
+    claimable = or_(
+        ob_t.c.status == "pending",
+        (ob_t.c.status == "processing") & (ob_t.c.claimed_at < stale_before),
+    )
+    with store.read() as tx:
+        if tx.conn.execute(select(ob_t.c.id).where(claimable).limit(1)).first() is not None:
+            return True
+    return ledger.has_due(store, now, timedelta(seconds=RetryPolicy().lease_seconds))

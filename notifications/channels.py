@@ -19,6 +19,7 @@ import ssl
 import tempfile
 from collections.abc import Iterable
 from email.message import EmailMessage
+from email.utils import parseaddr
 from hashlib import sha256
 from pathlib import Path
 from types import TracebackType
@@ -299,8 +300,17 @@ class MailDirChannel:
             raise TemporaryFailure(f"cannot write {target}: {err}") from err
 
 
+def envelope_address(value: str) -> str:
+    """The bare address of an envelope sender or recipient: ``a@b`` of ``Name <a@b>``."""
+    return parseaddr(value)[1] or value.strip()
+
+
 def _envelope_headers(sender: str, recipients: Iterable[str]) -> bytes:
-    lines = [f"X-Envelope-From: <{sender}>", f"X-Envelope-To: {', '.join(recipients)}"]
+    # As in SMTP's MAIL FROM: the bare address in angle brackets, never a display name.
+    lines = [
+        f"X-Envelope-From: <{envelope_address(sender)}>",
+        f"X-Envelope-To: {', '.join(envelope_address(r) for r in recipients)}",
+    ]
     return "".join(f"{line}\r\n" for line in lines).encode("utf-8")
 
 

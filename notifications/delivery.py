@@ -173,7 +173,7 @@ def _send_one(
     """Send one message; its outcome, and whether the server itself is unavailable."""
     tries = msg.attempts + 1
     try:
-        channel.send_wire(data, message_id=msg.message_id, sender=settings.mail_from,
+        channel.send_wire(data, message_id=msg.message_id, sender=settings.mail_from_address,
                           recipients=[msg.recipient])  # fmt: skip
     except PermanentFailure as err:
         report.dead += 1

@@ -52,16 +52,28 @@ class Claimed:
     in_doubt: int
 
 
-def plan(tx: Tx, messages: Sequence[PlannedMessage], now: datetime) -> int:
-    """Record messages to send; ones already in the ledger are left alone. Returns new rows."""
+def unplanned(tx: Tx, messages: Sequence[PlannedMessage]) -> list[PlannedMessage]:
+    """The messages not in the ledger yet, once each (what `plan` would add)."""
     if not messages:
-        return 0
-    at = iso(now)
+        return []
     existing = set(
         tx.conn.execute(
             select(dl.c.message_id).where(dl.c.message_id.in_([m.message_id for m in messages]))
         ).scalars()
     )
+    return [m for m in {m.message_id: m for m in messages}.values() if m.message_id not in existing]
+
+
+def plan(tx: Tx, messages: Sequence[PlannedMessage], now: datetime) -> int:
+    """Record messages to send, due at once; ones already in the ledger are left alone.
+
+    `now` is the real time of planning (never a simulated day): a message stamped later than
+    the clock would wait, unsent, until then. Returns the number of new rows.
+    """
+    new = unplanned(tx, messages)
+    if not new:
+        return 0
+    at = iso(now)
     rows = [
         {
             "message_id": m.message_id,
@@ -79,12 +91,14 @@ def plan(tx: Tx, messages: Sequence[PlannedMessage], now: datetime) -> int:
             "created_at": at,
             "next_attempt_at": at,
         }
-        for m in {m.message_id: m for m in messages}.values()
-        if m.message_id not in existing
+        for m in new
     ]
-    if rows:
-        tx.conn.execute(insert(dl), rows)
+    tx.conn.execute(insert(dl), rows)
     return len(rows)
+
+
+def _held_by_dead_worker(cutoff: str) -> Any:
+    return (dl.c.status == "sending") & (dl.c.claimed_at < cutoff)
 
 
 def recover_stale(store: Store, now: datetime, lease: timedelta) -> int:
@@ -93,9 +107,7 @@ def recover_stale(store: Store, now: datetime, lease: timedelta) -> int:
     doubtful = 0
     with store.write() as tx:
         stale = list(
-            tx.conn.execute(
-                select(dl.c.message_id).where(dl.c.status == "sending", dl.c.claimed_at < cutoff)
-            ).scalars()
+            tx.conn.execute(select(dl.c.message_id).where(_held_by_dead_worker(cutoff))).scalars()
         )
         for mid in stale:
             unfinished = (
@@ -131,6 +143,19 @@ def recover_stale(store: Store, now: datetime, lease: timedelta) -> int:
     return doubtful
 
 
+def _due(at: str) -> Any:
+    return dl.c.status.in_(OPEN) & (dl.c.next_attempt_at <= at)
+
+
+def has_due(store: Store, now: datetime, lease: timedelta) -> bool:
+    """Whether a delivery run would find work: a message due, or one a dead worker holds."""
+    with store.read() as tx:
+        stmt = select(dl.c.message_id).where(
+            _due(iso(now)) | _held_by_dead_worker(iso(now - lease))
+        )
+        return tx.conn.execute(stmt.limit(1)).first() is not None
+
+
 def claim(store: Store, now: datetime, limit: int) -> list[Claimed]:
     """Claim up to ``limit`` messages due now (SKIP LOCKED on PostgreSQL, IMMEDIATE on SQLite)."""
     at = iso(now)
@@ -145,7 +170,7 @@ def claim(store: Store, now: datetime, limit: int) -> list[Claimed]:
                 dl.c.attempts,
                 dl.c.in_doubt,
             )
-            .where(dl.c.status.in_(OPEN), dl.c.next_attempt_at <= at)
+            .where(_due(at))
             .order_by(dl.c.created_at, dl.c.message_id)
             .limit(limit)
         )

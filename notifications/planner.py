@@ -130,6 +130,7 @@ def message_context(
     case: dict[str, Any] | None = None,
     documents: Sequence[Mapping[str, Any]] = (),
     due: str | None = None,
+    lapses_on: str | None = None,
     fee: int | None = None,
     stale_cases: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
@@ -140,18 +141,16 @@ def message_context(
         "event": event,
         "documents": [dict(d) for d in documents],
         "due": due,
+        "lapses_on": lapses_on,
         "fee": payment(fee, language),
         "office": office(settings, language),
+        "status_url": settings.status_url,
         "stale_cases": [dict(c) for c in stale_cases],
     }
 
 
 def office(settings: Any, language: str) -> dict[str, str]:
-    return {"name": settings.office_name(language), "email": _address(settings.mail_from)}
-
-
-def _address(header: str) -> str:
-    return header.split("<", 1)[1].rstrip(">").strip() if "<" in header else header.strip()
+    return {"name": settings.office_name(language), "email": settings.mail_from_address}
 
 
 def for_event(
@@ -205,8 +204,13 @@ def for_reminder(
     documents: Sequence[Mapping[str, Any]],
     settings: Any,
     today: str,
+    lapses_on: str | None = None,
 ) -> list[tuple[str, str, str, dict[str, Any]]]:
-    """Messages for one reminder of one case about one deadline (documents or fee)."""
+    """Messages for one reminder of one case about one deadline (documents or fee).
+
+    A final notice is sent after the due date: it names `lapses_on`, the day the case lapses
+    (the end of the grace period), never the due date that has passed.
+    """
     language = str(case["language"])
     base_case = case_context(case, dependants, language)
     docs = [
@@ -218,7 +222,15 @@ def for_reminder(
     out = []
     for person in recipients(case):
         context = message_context(
-            person, told, settings, language, case=base_case, documents=docs, due=due, fee=fee
+            person,
+            told,
+            settings,
+            language,
+            case=base_case,
+            documents=docs,
+            due=due,
+            lapses_on=lapses_on,
+            fee=fee,
         )
         source = f"r{case['id']}.{due}"
         out.append((message_id(source, kind, person), kind, person["email"], context))

@@ -42,6 +42,9 @@ KINDS: tuple[str, ...] = (
     "escalation",
 )
 LANGUAGES: tuple[str, ...] = ("en", "zh-HK")
+# Context keys added after messages were first stored in the ledger: a message planned before
+# they existed is rendered as if they were None, instead of being dead-lettered.
+LATER_KEYS: dict[str, Any] = {"lapses_on": None, "status_url": None}
 PARTS: tuple[str, ...] = ("subject", "txt", "html")
 
 
@@ -120,7 +123,7 @@ def render_message(kind: str, language: str, context: dict[str, Any]) -> Rendere
         raise InvalidInput(problems, prefix="cannot render message")
 
     env = environment()
-    variables = {**context, "language": language, "kind": kind}
+    variables = {**LATER_KEYS, **context, "language": language, "kind": kind}
     parts: dict[str, str] = {}
     for part in PARTS:
         name = template_name(kind, language, part)

@@ -6,6 +6,7 @@ files to `./mail` instead of being sent.
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -51,6 +52,13 @@ class NotificationSettings(BaseSettings):
         default="香港特別行政區政府入境事務處",
         description="QMAS_OFFICE_NAME_ZH: the sender's name as signed in Chinese messages.",
     )
+    public_url: str | None = Field(
+        default=None,
+        description=(
+            "QMAS_PUBLIC_URL: the public site of the service (https://...). Unset: messages "
+            "link to no page. Set: they link to the status enquiry page, {QMAS_PUBLIC_URL}/status."
+        ),
+    )
 
     @field_validator("smtp_url", mode="before")
     @classmethod
@@ -66,6 +74,27 @@ class NotificationSettings(BaseSettings):
         if value is not None and not value.startswith(("smtp://", "smtps://")):
             raise ValueError("must start with smtp:// or smtps://")
         return value
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _public_url(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().rstrip("/") or None
+        if isinstance(value, str) and (
+            not value.startswith(("https://", "http://")) or any(c.isspace() for c in value)
+        ):
+            raise ValueError("must be an http:// or https:// address without spaces")
+        return value
+
+    @property
+    def mail_from_address(self) -> str:
+        """The bare address of `mail_from` (the envelope sender): ``a@b`` of ``Name <a@b>``."""
+        return parseaddr(self.mail_from)[1] or self.mail_from.strip()
+
+    @property
+    def status_url(self) -> str | None:
+        """The status enquiry page messages may link to; None while no public site is set."""
+        return f"{self.public_url}/status" if self.public_url else None
 
     def office_name(self, language: str) -> str:
         """The office name in the recipient's language ("en" or "zh-HK")."""

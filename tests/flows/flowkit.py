@@ -1,8 +1,9 @@
 """Helpers for the flow tests: drive cases, run the dispatch work without Prefect, read mail.
 
-The plain dispatch below mirrors `flows.dispatch.process_batch` (claim, run every handler,
-settle each event) so that tests about ledger and claim semantics need no flow run; tests
-about the flows themselves call the Prefect flows in the harness.
+The plain dispatch below is `flows.work.dispatch_pending`, the steps `dispatch_events` runs as
+tasks (claim, run every handler, settle each event), so that tests about ledger and claim
+semantics need no flow run; tests about the flows themselves call the Prefect flows in the
+harness.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import select
 
-from flows.work import handle_events, handlers_for
+from flows.settings import FlowSettings
+from flows.work import Actor, by_handler, dispatch_pending, handle_events, settle
 from notifications.channels import SmtpChannel
 from notifications.delivery import DeliveryReport, RetryPolicy, deliver_due
 from notifications.message import message_id_of
@@ -25,11 +27,10 @@ from notifications.settings import NotificationSettings
 from states.models import deliveries as dl_t
 from states.models import delivery_attempts as at_t
 from states.models import history as hist_t
-from states.outbox import claim_events, mark_done, mark_failed
 from states.store import Store
 from tests.notifications.smtp_server import Received
 from workflows import advance, create_case
-from workflows.clock import iso, now_utc
+from workflows.clock import now_utc
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -97,37 +98,20 @@ def fee_due(store: Store, case_id: int) -> int:
 # --- dispatch and delivery without Prefect ----------------------------------------------------
 
 
-def dispatch_plain(store: Store, *, limit: int = 500, lease_seconds: int = 300) -> list[int]:
-    """Claim and handle pending events until none is left; returns the ids handled."""
-    handled: list[int] = []
-    while True:
-        moment = now_utc()
-        events = claim_events(
-            store,
-            now=iso(moment),
-            limit=limit,
-            stale_before=iso(moment - timedelta(seconds=lease_seconds)),
-        )
-        if not events:
-            return handled
-        handle_batch(store, events)
-        handled.extend(int(e["event_id"]) for e in events)
+def dispatch_plain(store: Store, *, lease_seconds: int = 300, by: Actor | None = None) -> int:
+    """Claim and handle pending events until none is left, as the flow does but without
+    Prefect (`flows.work.dispatch_pending`); returns the number of events handled."""
+    settings = FlowSettings(dispatch_lease_seconds=lease_seconds)
+    handled = dispatch_pending(store, now_utc, by=by, settings=settings)
+    return handled.done + handled.failed
 
 
-def handle_batch(store: Store, events: list[dict[str, Any]]) -> None:
-    """What `process_batch` does, with the handlers called directly instead of as tasks."""
-    names = {name for e in events for name, _ in handlers_for(str(e["trigger"]))}
+def handle_batch(store: Store, events: list[dict[str, Any]], by: Actor | None = None) -> None:
+    """What `process_batch` does with one claimed batch, the handlers called directly."""
     failed: dict[int, str] = {}
-    for name in sorted(names):
-        mine = [e for e in events if name in dict(handlers_for(str(e["trigger"])))]
-        failed.update(handle_events(store, name, mine, now_utc()).failed)
-    at = iso(now_utc())
-    with store.write() as tx:
-        mark_done(
-            tx, [int(e["event_id"]) for e in events if int(e["event_id"]) not in failed], now=at
-        )
-    for event_id, error in failed.items():
-        mark_failed(store, event_id, error, now=at)
+    for name, evs in by_handler(events).items():
+        failed.update(handle_events(store, name, evs, now_utc(), by=by).failed)
+    settle(store, events, failed, now_utc())
 
 
 def deliver(

@@ -40,12 +40,13 @@ POLICY = RetryPolicy(max_attempts=5, base_seconds=10, cap_seconds=60, lease_seco
 
 
 def plan_messages(store: Store, emails: list[str]) -> list[str]:
-    """One overseas case per address, submitted and numbered: two messages each, planned."""
+    """One overseas case per address, submitted and numbered, which makes the dispatcher ask
+    for its documents: three messages each, planned."""
     for email in emails:
         new_case(store, overseas_application(email=email), SUBMIT, FILE_NUMBER)
     dispatch_plain(store)
     ids = [r["message_id"] for r in ledger_rows(store)]
-    assert len(ids) == 2 * len(emails)
+    assert len(ids) == 3 * len(emails)
     return ids
 
 
@@ -120,17 +121,17 @@ def test_outage__dispatch_flow_retries_after_the_backoff_from_settings(
     with time_machine.travel(START, tick=True) as clock:
         new_case(engine_store, overseas_application(), SUBMIT, FILE_NUMBER)
         smtp.refuse_connections()
-        down = dispatch_events()
+        down = dispatch_events()  # submitted, file number issued, documents requested
         assert (down["events_done"], down["sent"], down["retrying"], down["released"]) == (
-            2,
+            3,
             0,
             1,
-            1,
+            2,
         )
         smtp.accept_connections()
         clock.shift(timedelta(seconds=5))
         up = dispatch_events()
-        assert (up["events_done"], up["sent"]) == (0, 2)
+        assert (up["events_done"], up["sent"]) == (0, 3)
     ids = [r["message_id"] for r in ledger_rows(engine_store)]
     assert per_message_id(smtp.messages) == dict.fromkeys(ids, 1)
 
@@ -146,7 +147,7 @@ def test_dead_letter__550_mailbox_is_dead_at_once_and_the_rest_of_the_batch_goes
         plan_messages(engine_store, ["first@example.org", bad, "last@example.org"])
         smtp.set_mode("550", recipient=bad)
         report = deliver(engine_store, smtp.url, policy=POLICY)
-        assert (report.sent, report.dead, report.retrying) == (4, 2, 0)
+        assert (report.sent, report.dead, report.retrying) == (6, 3, 0)
         dead = [r for r in ledger_rows(engine_store) if r["status"] == "dead"]
         assert {r["recipient"] for r in dead} == {bad}
         assert all("550" in r["last_error"] for r in dead)
@@ -158,7 +159,7 @@ def test_dead_letter__550_mailbox_is_dead_at_once_and_the_rest_of_the_batch_goes
         assert all(ledger_row(engine_store, r["message_id"])["attempts"] == 1 for r in dead)
 
         listed = cli_json(capsys, "outbox")
-        assert listed["message_counts"]["dead"] == 2
+        assert listed["message_counts"]["dead"] == 3
         assert {m["message_id"] for m in listed["messages"] if m["status"] == "dead"} == {
             r["message_id"] for r in dead
         }
@@ -182,7 +183,7 @@ def test_dead_letter__550_mailbox_is_dead_at_once_and_the_rest_of_the_batch_goes
     counts = per_message_id(smtp.messages)
     assert counts[redriven] == 1
     assert dead[1]["message_id"] not in counts
-    assert sum(counts.values()) == 5
+    assert sum(counts.values()) == 7  # three cases' three messages, two still dead
 
 
 # --- retries and backoff ---------------------------------------------------------------------
@@ -256,10 +257,10 @@ def test_a_message_that_cannot_be_built_is_dead_lettered_and_the_rest_still_go(
                 {"r": "üser@例え.jp", "old": "second@example.org"},
             )
         report = deliver(store, smtp.url, policy=POLICY)
-    assert (report.sent, report.dead) == (2, 2)
+    assert (report.sent, report.dead) == (3, 3)
     dead = ledger_rows(store, status="dead")
     assert {r["recipient"] for r in dead} == {"üser@例え.jp"}
     assert all("could not render" in r["last_error"] for r in dead)
-    assert len(smtp.messages) == 2
+    assert len(smtp.messages) == 3
     assert set(statuses(store).values()) == {"sent", "dead"}
     assert ids

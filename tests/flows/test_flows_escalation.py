@@ -11,8 +11,8 @@ from datetime import date, datetime
 import pytest
 import time_machine
 
+from flows.daily import plan_escalation
 from flows.escalation import escalate_stale_cases
-from flows.work import plan_escalation
 from states.store import Store
 from tests.factories import overseas_application
 from tests.flows.conftest import SUPERVISORS
@@ -75,8 +75,8 @@ def test_escalation__overdue_only_after_more_than_30_hong_kong_days_whatever_the
     with time_machine.travel(datetime(2023, 6, 1, hour, minute, tzinfo=HK), tick=False):
         case_id = new_case(store, overseas_application(), SUBMIT)
     with time_machine.travel(at(date(2023, 7, 1)), tick=False):
-        assert plan_escalation(store, date(2023, 7, 1)) == []
+        assert plan_escalation(store, date(2023, 7, 1)).stale == []
     with time_machine.travel(at(date(2023, 7, 2)), tick=False):
-        (stale,) = plan_escalation(store, date(2023, 7, 2))
+        (stale,) = plan_escalation(store, date(2023, 7, 2)).stale
     assert (stale["id"], stale["state"], stale["since"]) == (case_id, "submitted", "2023-06-01")
     assert (stale["days"], stale["limit_days"]) == (31, 30)

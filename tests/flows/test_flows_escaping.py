@@ -24,7 +24,7 @@ def test_escaping__script_in_a_name_is_inert_in_html_and_verbatim_in_text(
         new_case(store, overseas_application(name=SCRIPT), SUBMIT, FILE_NUMBER)
         dispatch_plain(store)
         report = deliver(store, smtp.url)
-    assert report.sent == 2
+    assert report.sent == 3  # submitted, file number issued, documents requested
     for m in mails(smtp.messages):
         assert SCRIPT_ESCAPED in m.html, m.kind
         assert "<script" not in m.html.lower()

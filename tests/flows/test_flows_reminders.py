@@ -19,9 +19,9 @@ import time_machine
 from sqlalchemy import select
 
 from console.cli import main
+from flows.daily import plan_reminders
 from flows.dispatch import dispatch_events
 from flows.reminders import send_reminders
-from flows.work import plan_reminders
 from states.models import outbox as outbox_t
 from states.store import Store
 from tests.factories import application, overseas_application
@@ -233,7 +233,11 @@ def test_send_reminders_flow__documents_due_after_lunar_new_year(
         ), day
         for m in new:
             assert m.language == "zh-HK"
-            assert "2024年2月15日" in m.subject
+            if kind == "reminder_documents_final":  # after the due date: the day it lapses
+                assert "2024年2月29日" in m.subject and "2024年2月29日" in m.text
+                assert "2024年2月15日" not in m.subject + m.text + m.html
+            else:
+                assert "2024年2月15日" in m.subject
 
     before = len(smtp.messages)
     with time_machine.travel(nine_am(date(2024, 2, 29)), tick=True):

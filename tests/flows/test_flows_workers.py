@@ -9,15 +9,18 @@ LOCKED`` on PostgreSQL.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import time_machine
+from sqlalchemy import select
 
 from flows.work import handle_events
 from notifications import ledger
 from states import outbox
+from states.models import history as history_t
 from states.outbox import claim_events
 from states.store import Store
 from tests.factories import application, overseas_application
@@ -37,8 +40,13 @@ START = datetime(2023, 6, 1, 10, 0, tzinfo=HK)
 WORKERS = 4
 
 
+# Each case's file number makes the dispatcher ask for its documents (one more event, one more
+# message per recipient): 16 applicants alone, 4 with a representative.
+AUTO_EVENTS, AUTO_MESSAGES = 20, 16 + 4 * 2
+
+
 def make_cases(store: Store) -> tuple[int, int]:
-    """Cases whose transitions call for messages; returns (events, messages) expected."""
+    """Cases whose transitions call for messages; returns (events, messages) of the moves."""
     with time_machine.travel(START, tick=True):
         for i in range(16):
             new_case(
@@ -97,6 +105,7 @@ def test_workers__no_event_claimed_twice_and_no_message_sent_twice(
     any_store: Store, smtp: SmtpRecorder
 ) -> None:
     n_events, n_messages = make_cases(any_store)
+    n_events, n_messages = n_events + AUTO_EVENTS, n_messages + AUTO_MESSAGES
 
     all_holding = threading.Barrier(WORKERS)
     claimed = run_together(lambda _: claim_and_handle(any_store, all_holding))
@@ -105,6 +114,12 @@ def test_workers__no_event_claimed_twice_and_no_message_sent_twice(
     assert all(claimed)
     assert outbox.counts(any_store) == {"done": n_events}
     assert len(ledger_rows(any_store)) == n_messages
+    # Racing workers asked each case for its documents once.
+    with any_store.read() as tx:
+        requested = tx.conn.execute(
+            select(history_t.c.case_id).where(history_t.c.trigger == "request_documents")
+        ).scalars()
+        assert sorted(Counter(requested).values()) == [1] * AUTO_EVENTS
 
     all_sending = threading.Barrier(WORKERS)
 

@@ -72,6 +72,8 @@ def context(language: str = "en", **overrides: Any) -> dict[str, Any]:
             },
         ],
         "due": "2023-03-29",
+        # Set in final notices only: the day the case lapses (the end of the grace period).
+        "lapses_on": "2023-04-19",
         "fee": {
             "amount": 230,
             "methods": [
@@ -81,6 +83,7 @@ def context(language: str = "en", **overrides: Any) -> dict[str, Any]:
             ],
         },
         "office": {"name": t["office"], "email": "qmas-noreply@immd.example"},
+        "status_url": None,
         "stale_cases": [
             {
                 "id": 7,
