@@ -297,7 +297,7 @@ def case_actions(
 
 @case_app.command("checklist")
 def case_checklist(case: CaseArg, as_json: JsonFlag = False) -> None:
-    """The documents this applicant should provide, from the profile (qmas.md section 4)."""
+    """The documents this applicant should provide, from the profile (docs/rules.md §9.1)."""
     from workflows.documents import checklist, label
 
     case_id = case_ref(case)

@@ -1,6 +1,6 @@
 """Turn a committed transition (an outbox event) or a deadline into the messages it calls for.
 
-Who hears: the applicant, and the authorised representative where there is one (qmas.md §3.6:
+Who hears: the applicant, and the authorised representative where there is one (docs/rules.md §8.5:
 results go to "the applicant or their authorised representative"), each in the applicant's
 language. Each message's id is derived from (event or deadline, recipient, template), so
 planning twice yields the same ids and the ledger keeps one row.

@@ -69,6 +69,6 @@ def overseas_application(**changes: Any) -> dict[str, Any]:
 
 
 def persons(data: dict[str, Any]) -> int:
-    """Who pays each fee of an application file (qmas.md §3.8): the applicant and every
+    """Who pays each fee of an application file (docs/rules.md §3.1): the applicant and every
     dependant."""
     return 1 + len(data.get("dependants", []))

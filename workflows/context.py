@@ -101,7 +101,7 @@ class Context:
         except InvalidInput:
             return None
         dependants = [
-            # A case holds no married child: the application file refuses one (§3.10).
+            # A case holds no married child: the application file refuses one (docs/rules.md §6.2).
             Dependant(d.relation, date.fromisoformat(d.date_of_birth), name=d.name)
             for d in self.facts.dependants
         ]

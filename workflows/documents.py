@@ -1,7 +1,7 @@
 """The documents a caseworker can ask for, with labels in English and Traditional Chinese.
 
-Names are snake_case identifiers; the catalogue gives known ones their labels (qmas.md §4) and the
-checklist proposes the ones that fit an applicant's profile. Names outside the catalogue are
+Names are snake_case identifiers; the catalogue gives known ones their labels (docs/rules.md §9.1)
+and the checklist proposes the ones that fit an applicant's profile. Names outside the catalogue are
 allowed (a caseworker may need something unusual) and are labelled from the name itself.
 """
 

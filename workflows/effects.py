@@ -63,7 +63,7 @@ def check_digit(text: str) -> str:
 
 
 def persons(ctx: Context) -> int:
-    """Who pays each fee: the applicant and every accompanying dependant (qmas.md §3.8)."""
+    """Who pays each fee: the applicant and every accompanying dependant (docs/rules.md §3.1)."""
     return 1 + len(ctx.dependants)
 
 
@@ -179,7 +179,7 @@ def allot(ctx: Context) -> Effects:
     """Count the quota against the year, set the fee due and the payment deadline.
 
     The fee due is the visa fee in force now, when the quota is allotted (the approval in
-    principle), for the applicant and each accompanying dependant (qmas.md §3.8).
+    principle), for the applicant and each accompanying dependant (docs/rules.md §3.2).
     """
     from workflows.rules import fee_due_at
 

@@ -57,7 +57,7 @@ def guard(
 # --- submit --------------------------------------------------------------------------------
 @guard()
 def application_complete(ctx: Context) -> list[str]:
-    """An application is lodged complete and signed (qmas.md §3.1)."""
+    """An application is lodged complete and signed (docs/rules.md §8.1)."""
     out = []
     if not ctx.case.declaration_signed:
         out.append("The declaration has not been signed.")
@@ -81,7 +81,8 @@ def lodging_date_valid(ctx: Context) -> list[str]:
 
 @guard(needs=[Fact.dependants])
 def dependants_eligible(ctx: Context) -> list[str]:
-    """Dependants are a spouse and unmarried children under 18 on the lodging date (§3.10)."""
+    """Dependants are a spouse and unmarried children under 18 on the lodging date
+    (docs/rules.md §6.2)."""
     out = []
     for d in ctx.dependants:
         if d.relation == "child":
@@ -96,7 +97,8 @@ def dependants_eligible(ctx: Context) -> list[str]:
 
 @guard(needs=[Fact.dependants])  # family points count the accompanying dependants
 def eligible(ctx: Context) -> list[str]:
-    """Prerequisites, nationality and the points test of the rule set in force (§1, §2)."""
+    """Prerequisites, nationality and the points test of the rule set in force
+    (docs/rules.md §2, §5, §1)."""
     assessment = ctx.assessment
     return list(assessment.reasons) if assessment is not None else []
 
@@ -116,7 +118,7 @@ def _each(fee: int, persons: int) -> str:
 
 
 def _paid_by(payment: FeePayment, what: str = "") -> list[str]:
-    """A fee is paid by a method the Immigration Department accepts (qmas.md §3.8)."""
+    """A fee is paid by a method the Immigration Department accepts (docs/rules.md §3.5)."""
     if payment.method in PAYMENT_METHODS:
         return []
     given = f"'{payment.method}' is not accepted" if payment.method else "No payment method given"
@@ -126,7 +128,7 @@ def _paid_by(payment: FeePayment, what: str = "") -> list[str]:
 @guard(on_input=True, needs=[Fact.dependants])
 def application_fee_matches(ctx: Context) -> list[str]:
     """From 26 Feb 2025 11:00 HKT the application fee, HK$600 for the applicant and each
-    dependant, is paid with the application; before it none is due (qmas.md §3.8)."""
+    dependant, is paid with the application; before it none is due (docs/rules.md §3.3)."""
     from workflows.effects import application_fee_due, persons
     from workflows.rules.fees import first_application_fee, lodging_moment
 
@@ -163,7 +165,7 @@ def application_fee_matches(ctx: Context) -> list[str]:
 
 @guard(needs=[Fact.live_cases])
 def one_live_application(ctx: Context) -> list[str]:
-    """One application at a time (qmas.md §1.1): same travel document and nationality."""
+    """One application at a time (docs/rules.md §2.4): same travel document and nationality."""
     others = ctx.facts.other_live_cases
     if others:
         ids = ", ".join(str(i) for i in others)
@@ -266,7 +268,7 @@ def no_documents_outstanding(ctx: Context) -> list[str]:
 # --- selection, consent, fee ---------------------------------------------------------------
 @guard(needs=[Fact.quota])
 def quota_left(ctx: Context) -> list[str]:
-    """Where the rules cap the year's quota, an allotment needs quota left (qmas.md §3.5)."""
+    """Where the rules cap the year's quota, an allotment needs quota left (docs/rules.md §4.1)."""
     from workflows.rules import annual_quota
 
     year = ctx.facts.quota_year
@@ -278,7 +280,7 @@ def quota_left(ctx: Context) -> list[str]:
 
 @guard()
 def mainland_resident(ctx: Context) -> list[str]:
-    """Only Mainland residents need a consent letter (qmas.md §3.7)."""
+    """Only Mainland residents need a consent letter (docs/rules.md §8.6)."""
     if not ctx.case.mainland_resident:
         return ["The applicant is not a Mainland resident; no consent letter is needed."]
     return []
@@ -309,7 +311,7 @@ PAYMENT_METHODS = ("credit_card", "pps", "fps")
 
 @guard(on_input=True)
 def fee_matches(ctx: Context) -> list[str]:
-    """The amount paid is the fee due, by an accepted method (qmas.md §3.8)."""
+    """The amount paid is the fee due, by an accepted method (docs/rules.md §3.2, §3.5)."""
     assert isinstance(ctx.data, PayFeeInput)
     due = ctx.case.fee_due
     out = []
@@ -329,7 +331,7 @@ def fee_matches(ctx: Context) -> list[str]:
 # --- closing -------------------------------------------------------------------------------
 @guard(on_input=True)
 def reason_given(ctx: Context) -> list[str]:
-    """A refusal always states its reason (qmas.md §3.4: refusal letters state reasons)."""
+    """A refusal always states its reason (docs/rules.md §8.3: refusal letters state reasons)."""
     code = ctx.request.reason_code
     if code is None and not ctx.reason:
         return ["A refusal needs a reason (--reason-code or --reason)."]

@@ -15,10 +15,10 @@ class WorkflowSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QMAS_", extra="ignore")
 
     # Hong Kong working days an applicant gets to answer a document request when the
-    # caseworker names no due date. No official period is published (qmas.md §4).
+    # caseworker names no due date. No official period is published (docs/rules.md §9.2).
     document_period_working_days: int = 20
-    # Calendar days to pay the fee after quota allotment; agents report six months (qmas.md
-    # §3.8, UNCONFIRMED), so it is configuration.
+    # Calendar days to pay the fee after quota allotment; agents report six months
+    # (docs/rules.md §3.5, UNCONFIRMED), so it is configuration.
     payment_period_days: int = 182
     # Overrides of the annual quota by calendar year, e.g. {"2019": 1000, "2023": null}.
     annual_quotas: dict[int, int | None] = {}

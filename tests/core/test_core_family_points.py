@@ -1,4 +1,4 @@
-"""At submit the family points count the case's accompanying dependants (qmas.md §2.2 Family):
+"""At submit the family points count the case's accompanying dependants (docs/rules.md §6.1):
 the spouse-degree points need a spouse dependant, the child points count the children under 18
 on the lodging date, and the profile's ``children_under_18`` is ignored. Frozen clock.
 """

@@ -1,7 +1,7 @@
 """Fees per person (issue 8 §1): the visa fee at allotment, the application fee at submission,
 an e-Visa for every person, and `qmas fees`.
 
-Each fee is paid by the applicant and by every accompanying dependant (qmas.md §3.8). Every
+Each fee is paid by the applicant and by every accompanying dependant (docs/rules.md §3.1). Every
 test runs on frozen clocks at the fee dates (24/25 March 2019; 26 February 2025 10:59/11:00
 Hong Kong time) against a real SQLite file, for 0, 1 and 3 dependants.
 """

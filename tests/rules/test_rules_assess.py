@@ -1,5 +1,5 @@
 """`assess`: prerequisites, excluded nationalities, the achievement test, and every reason
-returned at once (qmas.md §1, §2.1)."""
+returned at once (docs/rules.md §2, §5, §1.4)."""
 
 from __future__ import annotations
 

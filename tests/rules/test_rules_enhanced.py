@@ -1,4 +1,4 @@
-"""Enhanced General Points Test from 1 Nov 2024 (qmas.md §2.2 Version F): twelve yes/no
+"""Enhanced General Points Test from 1 Nov 2024 (docs/rules.md §1.3): twelve yes/no
 criteria, at least 6 needed."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Family points count the ACCOMPANYING family (qmas.md §2.2 Family, §3.10 Dependants).
+"""Family points count the ACCOMPANYING family (docs/rules.md §6.1 Family points, §6.2 Dependants).
 
 An application (``dependants`` given, even empty) counts its dependants on the lodging date:
 the spouse points need a spouse dependant whose degree ``family.spouse_degree`` states, the

@@ -1,6 +1,6 @@
-"""Fee schedules by the moment they are charged (qmas.md §3.8), every fee per person: HK$190 until
-24 Mar 2019, HK$230 from 25 Mar 2019, HK$1,300 and an HK$600 application fee from 26 Feb 2025
-11:00 HKT."""
+"""Fee schedules by the moment they are charged (docs/rules.md §3.1), every fee per person:
+HK$190 until 24 Mar 2019, HK$230 from 25 Mar 2019, HK$1,300 and an HK$600 application fee from
+26 Feb 2025 11:00 HKT."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""General Points Test tables (qmas.md §2.2 Versions B–E): every boundary of every category."""
+"""General Points Test tables (docs/rules.md §1.2, Versions B–E): every boundary of every
+category."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The language prerequisite (qmas.md §1.1) is read from ``languages``: neither Chinese nor
+"""The language prerequisite (docs/rules.md §2.3) is read from ``languages``: neither Chinese nor
 English means it is unmet. The old ``prerequisites.good_chinese_or_english`` flag is still
 accepted (stored profiles carry it) but decides nothing; a note says when it disagrees."""
 

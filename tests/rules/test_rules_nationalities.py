@@ -1,4 +1,4 @@
-"""Excluded nationalities by date (qmas.md §1.2) and country names for messages."""
+"""Excluded nationalities by date (docs/rules.md §5) and country names for messages."""
 
 from __future__ import annotations
 

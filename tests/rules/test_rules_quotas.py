@@ -1,4 +1,4 @@
-"""The annual quota (qmas.md §3.5): caps by calendar year, suspended from 28 Dec 2022."""
+"""The annual quota (docs/rules.md §4): caps by calendar year, suspended from 28 Dec 2022."""
 
 from __future__ import annotations
 

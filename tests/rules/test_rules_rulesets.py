@@ -1,4 +1,5 @@
-"""Rule-set selection by lodging date (qmas.md §0) and the integrity of the rule-set data."""
+"""Rule-set selection by lodging date (docs/rules.md §1.1) and the integrity of the rule-set
+data."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ SELECTION = [
     pytest.param(date(2008, 1, 2), "gpt-2008", id="2008-01-02_gpt-2008"),
     pytest.param(date(2015, 4, 30), "gpt-2008", id="2015-04-30_gpt-2008"),
     pytest.param(date(2015, 5, 1), "gpt-2008", id="2015-05-01_gpt-2008"),
-    pytest.param(date(2015, 5, 3), "gpt-2008", id="2015-05-03_gpt-2008"),  # qmas.md §0: 4 May
+    # gpt-2015 starts on 4 May 2015 (docs/rules.md §1.1)
+    pytest.param(date(2015, 5, 3), "gpt-2008", id="2015-05-03_gpt-2008"),
     pytest.param(date(2015, 5, 4), "gpt-2015", id="2015-05-04_gpt-2015"),
     pytest.param(date(2015, 5, 5), "gpt-2015", id="2015-05-05_gpt-2015"),
     pytest.param(date(2018, 8, 27), "gpt-2015", id="2018-08-27_gpt-2015"),
@@ -124,7 +126,7 @@ def test_gpt2023__category_maxima() -> None:
         ("gpt-2015", True),
         ("gpt-2018", True),
         ("gpt-2023", True),
-        ("enhanced-2024", False),  # UNCONFIRMED, qmas.md §1.1: kept as data
+        ("enhanced-2024", False),  # UNCONFIRMED, docs/rules.md §2.3: kept as data
     ],
 )
 def test_rulesets__language_prerequisite_flag(

@@ -102,7 +102,7 @@ def assess(
 
     test_name = f"{_TEST_NAMES[profile.test]} ({rules.id})"
     if profile.test == "achievement":
-        # All or nothing: the era's maximum, or zero and immediate refusal (qmas.md §2.1).
+        # All or nothing: the era's maximum, or zero and immediate refusal (docs/rules.md §1.4).
         score = rules.maximum if profile.achievement is not None else 0
         categories = {"achievement": score}
         if profile.achievement is None:

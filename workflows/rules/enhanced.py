@@ -1,4 +1,4 @@
-"""The enhanced General Points Test from 1 Nov 2024: twelve yes/no criteria (qmas.md §2.2 F).
+"""The enhanced General Points Test from 1 Nov 2024: twelve yes/no criteria (docs/rules.md §1.3).
 
 Each criterion is a named predicate with the sentence a caseworker reads; its numbers come from
 the rule set's `CriteriaThresholds`.

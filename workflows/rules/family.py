@@ -1,4 +1,4 @@
-"""Who the family points count (qmas.md §2.2, Family; §3.10 Dependants).
+"""Who the family points count (docs/rules.md §6.1 Family points; §6.2 Dependants).
 
 The family points are for the ACCOMPANYING family: 5 for a spouse educated to degree level who
 accompanies the applicant, 5 for each accompanying unmarried child under 18 (at most 10), and 5
@@ -25,7 +25,7 @@ from workflows.formats import long_date
 from workflows.rules.dates import age_on
 from workflows.rules.profile import Profile
 
-CHILD_AGE_LIMIT = 18  # a child dependant is under 18 on the lodging date (qmas.md §3.10)
+CHILD_AGE_LIMIT = 18  # a child dependant is under 18 on the lodging date (docs/rules.md §6.2)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Fee schedules by the moment they are charged (qmas.md §3.8), every fee per person.
+"""Fee schedules by the moment they are charged (docs/rules.md §3), every fee per person.
 
 The visa (entry permit) fee is charged when the quota is allotted, for the principal and each
 accompanying dependant; the application fee, from 26 Feb 2025 11:00 Hong Kong time, is paid
@@ -27,7 +27,7 @@ class FeeSchedule:
 FEE_SCHEDULES: tuple[FeeSchedule, ...] = (
     # The entry-permit fee before the 2019 revision. Its start is taken as the day applications
     # opened (28 Jun 2006), the earliest date the engine can meet; the amount before the
-    # revision of 9 Feb 2015 is UNCONFIRMED (§3.8) and taken to be the same.
+    # revision of 9 Feb 2015 is UNCONFIRMED (docs/rules.md §3.1) and taken to be the same.
     FeeSchedule(
         id="entry-permit-190",
         effective=datetime(2006, 6, 28, tzinfo=HK),

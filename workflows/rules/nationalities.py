@@ -1,4 +1,4 @@
-"""Nationalities that may not apply under QMAS, by date (qmas.md §1.2), and country names.
+"""Nationalities that may not apply under QMAS, by date (docs/rules.md §5), and country names.
 
 Only periods with a dated source are data here. Albania and Cambodia were excluded at some
 point before 2023, but the dates they were dropped are UNCONFIRMED, so they are not listed.

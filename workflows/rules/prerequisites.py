@@ -1,5 +1,5 @@
-"""The prerequisites (qmas.md §1.1): each one a named condition carrying the sentence shown
-when it is unmet. Any unmet prerequisite means the application is refused at once.
+"""The prerequisites (docs/rules.md §2.1, §2.2): each one a named condition carrying the
+sentence shown when it is unmet. Any unmet prerequisite means the application is refused at once.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ class _Part(BaseModel):
 
 
 class Prerequisites(_Part):
-    """The applicant's own statements on the prerequisites (qmas.md §1.1).
+    """The applicant's own statements on the prerequisites (docs/rules.md §2.1, §2.3).
 
     The language prerequisite is read from `Profile.languages` (Chinese or English), so it can
     never contradict the language points. `good_chinese_or_english` is the old flag: still

@@ -1,4 +1,4 @@
-"""The annual QMAS quota (qmas.md §3.5): the cap on allotments in a calendar year.
+"""The annual QMAS quota (docs/rules.md §4): the cap on allotments in a calendar year.
 
 From 28 Dec 2022 the quota was suspended (and the enhanced GPT from 1 Nov 2024 has none), so
 allotments made on or after that day are uncapped. Whether a quota survives for the ABPT is

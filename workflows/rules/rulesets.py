@@ -1,4 +1,4 @@
-"""The dated rule sets of the points tests, as data (qmas.md §0 timeline, §2.2 tables).
+"""The dated rule sets of the points tests, as data (docs/rules.md §1.1 dates, §1.2 tables).
 
 Each `RuleSet` covers the applications lodged between `starts` and `ends` (both inclusive,
 Hong Kong dates). Scoring code in `points.py` and `enhanced.py` reads these tables and never
@@ -35,7 +35,7 @@ class RuleSet:
     id: str
     starts: date
     ends: date | None  # inclusive; None: still in force
-    version: str  # the version letter in qmas.md §2.2
+    version: str  # the version letter, docs/rules.md §1.1
     scoring: Scoring
     pass_mark: int
     maximum: int
@@ -60,7 +60,7 @@ class RuleSet:
         return self.starts <= on and (self.ends is None or on <= self.ends)
 
 
-# Shared by every GPT version since the 2008 relaxation (qmas.md §2.2 Versions B–E).
+# Shared by every GPT version since the 2008 relaxation (docs/rules.md §1.2, Versions B–E).
 _AGE = (AgeBand(18, 39, 30), AgeBand(40, 44, 20), AgeBand(45, 50, 15), AgeBand(51, None, 0))
 _LANGUAGE = LanguageTable(both=20, one_plus_other=15, one=10)
 _FAMILY = FamilyTable(spouse_degree=5, hk_permanent_resident_family=5, per_child=5, children_cap=10)
@@ -145,7 +145,7 @@ GPT_2008 = RuleSet(
     pass_mark=80,
     maximum=165,
     points=POINTS_2008,
-    sources=("qmas.md §0 (~Jan 2008 relaxation)", "qmas.md §2.2 Version B", "qmas.md §2.1"),
+    sources=("docs/rules.md §1.1 (~2008)", "docs/rules.md §1.2 Version B", "docs/rules.md §1.4"),
     confidence=(
         "medium: table from third-party copies of the ImmD table; the start day is UNCONFIRMED "
         "(news of 21 Jan 2008 says 'effective immediately'), 1 Jan 2008 is a convention"
@@ -160,7 +160,7 @@ GPT_2015 = RuleSet(
     pass_mark=80,
     maximum=195,
     points=POINTS_2015,
-    sources=("qmas.md §0 (4 May 2015)", "qmas.md §2.2 Version C"),
+    sources=("docs/rules.md §1.1 (4 May 2015)", "docs/rules.md §1.2 Version C"),
     confidence=(
         "medium: implemented from 4 May 2015 per an ImmD announcement quoted by a third party "
         "(companysec.com, 28 Apr 2015), consistent with the ImmD annual report's 'since May "
@@ -176,7 +176,7 @@ GPT_2018 = RuleSet(
     pass_mark=80,
     maximum=225,
     points=POINTS_2018,
-    sources=("qmas.md §0 (28 Aug 2018 Talent List)", "qmas.md §2.2 Version D"),
+    sources=("docs/rules.md §1.1 (28 Aug 2018 Talent List)", "docs/rules.md §1.2 Version D"),
     confidence="high for the start (ImmD Talent List page); tables from third-party copies",
 )
 GPT_2023 = RuleSet(
@@ -188,7 +188,7 @@ GPT_2023 = RuleSet(
     pass_mark=80,
     maximum=245,
     points=POINTS_2023,
-    sources=("qmas.md §0 (early 2023, 1 Nov 2024)", "qmas.md §2.2 Version E"),
+    sources=("docs/rules.md §1.1 (early 2023, 1 Nov 2024)", "docs/rules.md §1.2 Version E"),
     confidence=(
         "medium: 1 Jan 2023 start per Xinhua ('introduced on Jan. 1, 2023'), otherwise "
         "UNCONFIRMED; the end (31 Oct 2024) is official"
@@ -203,14 +203,14 @@ ENHANCED_2024 = RuleSet(
     pass_mark=6,
     maximum=12,
     criteria=CriteriaThresholds(),
-    # qmas.md §1.1: after Nov 2024 the ImmD self-assessment page lists four prerequisites
+    # docs/rules.md §2.3: after Nov 2024 the ImmD self-assessment page lists four prerequisites
     # (age, finance, character, education); language moved into the questionnaire. Whether it
     # was formally dropped as a prerequisite is UNCONFIRMED, hence a flag, not code.
     language_is_prerequisite=False,
-    sources=("qmas.md §0 (1 Nov 2024)", "qmas.md §1.1", "qmas.md §2.2 Version F"),
+    sources=("docs/rules.md §1.1 (1 Nov 2024)", "docs/rules.md §2.3", "docs/rules.md §1.3"),
     confidence=(
         "high for the date and the twelve criteria (government release); ABPT scoring after "
-        "Nov 2024 is UNCONFIRMED (qmas.md §2.1): 12 or 0 here"
+        "Nov 2024 is UNCONFIRMED (docs/rules.md §1.4): 12 or 0 here"
     ),
 )
 

@@ -99,7 +99,7 @@ class PointsTable:
 
 @dataclass(frozen=True)
 class CriteriaThresholds:
-    """The numbers inside the twelve enhanced-GPT criteria (qmas.md §2.2 Version F)."""
+    """The numbers inside the twelve enhanced-GPT criteria (docs/rules.md §1.3)."""
 
     max_age: int = 50
     languages: int = 2
