@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import click
-import pydantic
 import typer
+from pydantic import ValidationError
+from pydantic_settings.exceptions import SettingsError
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from typer.exceptions import TyperException
 
@@ -583,6 +584,15 @@ def main(argv: list[str] | None = None) -> None:
     except QmasError as err:
         output.err.print(f"error: {_one_line(str(err))}", markup=False)
         code = err.exit_code
+    except (SettingsError, ValidationError) as err:  # a QMAS_* variable that does not parse
+        if isinstance(err, ValidationError) and err.errors():
+            e = err.errors()[0]
+            where = ".".join(str(p) for p in e["loc"])
+            first = f"{err.title}: QMAS_{where.upper()}: {e['msg']}"
+        else:
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        output.err.print(f"error: configuration: {_one_line(first)}", markup=False)
+        code = 7
     except (OperationalError, ProgrammingError) as err:
         output.err.print(f"error: database: {_describe_db_error(err)}", markup=False)
         code = 8
@@ -593,13 +603,6 @@ def main(argv: list[str] | None = None) -> None:
         text = _one_line(str(getattr(err, "orig", None) or err))[:300]
         output.err.print(f"error: database: {text}", markup=False)
         code = 8
-    except pydantic.ValidationError as err:  # a QMAS_* setting the settings models refuse
-        first = err.errors()[0] if err.error_count() else {"loc": (), "msg": str(err)}
-        where = ".".join(str(p) for p in first["loc"])
-        output.err.print(
-            f"error: configuration: {err.title}: {where}: {_one_line(first['msg'])}", markup=False
-        )
-        code = 7
     except OSError as err:
         if err.filename is not None:  # a file the command itself opened
             output.err.print(

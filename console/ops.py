@@ -64,10 +64,19 @@ def run_flow(fn: Callable[..., dict[str, Any]], **params: Any) -> dict[str, Any]
         return fn(**params)
 
 
+_FIRST_DAY = date(2006, 6, 28)  # applications opened (docs/rules.md §1.1)
+_LAST_DAY = date(9000, 12, 31)
+
+
 def _day(text: str | None, simulate: bool) -> date:
     """The day a daily flow acts for: today (HK) by default, never a later day for real."""
     real = today_hk()
     day = real if text is None else parse_day(text)
+    if not _FIRST_DAY <= day <= _LAST_DAY:  # working-day arithmetic must stay within dates
+        raise InvalidInput(
+            f"--today {day.isoformat()} is outside {_FIRST_DAY.isoformat()} to "
+            f"{_LAST_DAY.isoformat()}"
+        )
     if day > real and not simulate:
         raise InvalidInput(
             f"--today {day.isoformat()} is after today ({real.isoformat()}, Hong Kong); "

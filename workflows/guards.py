@@ -175,6 +175,10 @@ def one_live_application(ctx: Context) -> list[str]:
     return []
 
 
+# A request's due date within a year: reminders count working days up to it and past it.
+MAX_DUE_DAYS = 366
+
+
 # --- documents -----------------------------------------------------------------------------
 @guard(on_input=True)
 def documents_named(ctx: Context) -> list[str]:
@@ -193,6 +197,11 @@ def documents_named(ctx: Context) -> list[str]:
         )
     if ctx.data.due is not None and ctx.data.due < ctx.today:
         out.append(f"The due date {long_date(ctx.data.due)} is already past.")
+    elif ctx.data.due is not None and (ctx.data.due - ctx.today).days > MAX_DUE_DAYS:
+        out.append(
+            f"The due date {long_date(ctx.data.due)} is more than a year away; "
+            "give a date within a year."
+        )
     return out
 
 

@@ -22,7 +22,7 @@ import time_machine
 
 from console.cli import main
 from tests.conftest import FROZEN_AT
-from tests.factories import application
+from tests.factories import application, overseas_application
 from workflows.clock import iso
 from workflows.engine import default_store
 
@@ -423,3 +423,58 @@ def test_closed_cases_have_no_next_due(qmas: Cli, tmp_path: Path) -> None:
     assert code == 0
     assert rows[open_id]["next_due"] is not None
     assert (rows[closed_id]["state"], rows[closed_id]["next_due"]) == ("withdrawn", None)
+
+
+# --- 3. found by a second hostile session (issue 8 features) ----------------------------------
+def new_overseas_case(qmas: Cli, tmp_path: Path) -> str:
+    path = tmp_path / "app.json"
+    path.write_text(json.dumps(overseas_application()), encoding="utf-8")
+    return qmas("case", "new", str(path))[1].strip()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "contains"),
+    [
+        ("QMAS_ANNUAL_QUOTAS", "notjson", "annual_quotas"),
+        ("QMAS_DOCUMENT_PERIOD_WORKING_DAYS", "abc", "QMAS_DOCUMENT_PERIOD_WORKING_DAYS"),
+    ],
+)
+def test_a_workflow_setting_that_does_not_parse_is_a_configuration_error(
+    qmas: Cli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    contains: str,
+) -> None:
+    from workflows.engine import default_settings
+
+    case = new_overseas_case(qmas, tmp_path)
+    monkeypatch.setenv(variable, value)
+    default_settings.cache_clear()
+    try:
+        argv = ["case", "preview", case, "note", "--actor", "A", "--role", "auditor"]
+        result = qmas(*argv, "--note", "x")
+    finally:
+        monkeypatch.delenv(variable)
+        default_settings.cache_clear()
+    one_error_line(result, code=7, contains=contains)
+
+
+@pytest.mark.parametrize("command", ["remind", "escalate"])
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_a_day_outside_the_scheme_s_calendar_is_invalid_input(
+    qmas: Cli, command: str, day: str
+) -> None:
+    one_error_line(qmas(command, "--today", day, "--simulate"), code=2, contains="is outside")
+
+
+def test_a_due_date_more_than_a_year_away_is_refused_with_a_sentence(
+    qmas: Cli, tmp_path: Path
+) -> None:
+    case = new_overseas_case(qmas, tmp_path)
+    for trigger, role in (("submit", "applicant"), ("issue_file_number", "system")):
+        assert qmas("case", "advance", case, trigger, "--actor", "A", "--role", role)[0] == 0
+    data = json.dumps({"documents": ["photograph"], "due": "9999-12-31"})
+    argv = ["case", "advance", case, "request_documents", "--actor", "A", "--role", "caseworker"]
+    one_error_line(qmas(*argv, "--data", data), code=5, contains="more than a year away")
