@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from states.errors import Conflict, InvalidInput, PermissionDenied, TransitionNotAllowed
-from states.store import Committed, Store, TransitionCommit
+from states.store import Committed, Store, TransitionCommit, Tx
 from workflows.application import parse_application
 from workflows.clock import iso, now_utc, today_hk
 from workflows.context import Context, Request
@@ -116,6 +116,12 @@ def make_request(
     )
 
 
+def _facts(tx: Tx, case_id: int, request: Request, *, lock: bool) -> CaseFacts:
+    """What the requested move's guards and effect read: one loader for advance and preview."""
+    needs = MOVES[request.trigger].needs
+    return load_facts(tx, case_id, needs, today=today_hk(request.now), lock=lock)
+
+
 def advance(
     case_id: int,
     trigger: str,
@@ -139,7 +145,7 @@ def advance(
     )
     t = request.trigger
     with store.transition() as tx:
-        facts = load_facts(tx, case_id, MOVES[t].needs, today=today_hk(request.now), lock=True)
+        facts = _facts(tx, case_id, request, lock=True)
         case = facts.case
         if expected_version is not None and case.version != expected_version:
             raise Conflict(case_id, expected_version, case.version)
@@ -249,9 +255,8 @@ def preview(
     request = make_request(
         trigger, actor, role, reason=reason, reason_code=reason_code, note=note, data=data, now=now
     )
-    t = request.trigger
     with store.read() as tx:
-        facts = load_facts(tx, case_id, MOVES[t].needs, today=today_hk(request.now), lock=False)
+        facts = _facts(tx, case_id, request, lock=False)
     verdict = judge(Context(facts, request, settings))
     body = None
     if verdict.effects is not None:
