@@ -6,7 +6,6 @@ Every failure is one line on stderr and a non-zero exit; no traceback ever reach
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,46 +14,15 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from console.cli import main
 from states.audit import verify
 from states.catalogue import TERMINAL
 from states.models import applications
+from tests.core.clikit import Qmas, Result
 from tests.factories import application, overseas_application
 from workflows.clock import HK
 from workflows.engine import default_store
 from workflows.spec import Trigger
 from workflows.views import list_cases
-
-Result = tuple[int, str, str]
-Qmas = Callable[..., Result]
-
-
-@pytest.fixture
-def qmas(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[Qmas]:
-    """`qmas ARGS...` against a fresh SQLite file; returns (exit code, stdout, stderr)."""
-    monkeypatch.setenv("QMAS_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
-    default_store.cache_clear()
-
-    def run(*argv: str) -> Result:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
-            main(list(argv))
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return int(exit_info.value.code or 0), out, err
-
-    yield run
-    default_store().dispose()
-    default_store.cache_clear()
-
-
-@pytest.fixture
-def ready(qmas: Qmas, frozen_clock: time_machine.Coordinates) -> Qmas:
-    """An initialised database, on the frozen clock (every test that advances uses this)."""
-    assert qmas("init")[0] == 0
-    return qmas
 
 
 def write(tmp_path: Path, name: str, data: Any) -> str:

@@ -11,51 +11,20 @@ Every test runs on a frozen clock (1 June 2023) against a fresh SQLite file.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import time_machine
 
-from console.cli import main
 from states.errors import PermissionDenied
 from states.store import Store
+from tests.core.clikit import Qmas, Result
 from tests.core.core_lifecycle import ROLES, VALID, Step, T, drive_to, fire, outbox_rows, snapshot
 from tests.factories import application, overseas_application
 from workflows.documents import label
 from workflows.engine import default_store
 from workflows.spec import MOVES, Trigger
-
-Result = tuple[int, str, str]
-Qmas = Callable[..., Result]
-
-
-@pytest.fixture
-def qmas(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[Qmas]:
-    """`qmas ARGS...` against a fresh SQLite file; returns (exit code, stdout, stderr)."""
-    monkeypatch.setenv("QMAS_DATABASE_URL", f"sqlite:///{tmp_path}/corrections.db")
-    default_store.cache_clear()
-
-    def run(*argv: str) -> Result:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
-            main(list(argv))
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return int(exit_info.value.code or 0), out, err
-
-    yield run
-    default_store().dispose()
-    default_store.cache_clear()
-
-
-@pytest.fixture
-def ready(qmas: Qmas, frozen_clock: time_machine.Traveller) -> Qmas:
-    assert qmas("init")[0] == 0
-    return qmas
 
 
 def new_case(qmas: Qmas, tmp_path: Path, data: dict[str, Any]) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ import pytest
 import time_machine
 from sqlalchemy import Column, MetaData, Table, create_engine, inspect, select
 
-from console.cli import main
 from notifications.preview import preview_report
 from states.errors import TransitionNotAllowed
 from states.models import TABLES
@@ -32,8 +30,6 @@ from workflows.clock import HK
 from workflows.effects import check_digit
 from workflows.engine import default_store, preview
 from workflows.views import case_view, resolve_case
-
-Result = tuple[int, str, str]
 
 DEPENDANTS = [
     {"name": "WATSON James", "relation": "spouse", "date_of_birth": "1985-07-14"},
@@ -250,24 +246,6 @@ def test_submit_lodged_on__chooses_the_application_fee(
 
 
 # --- the command line: qmas fees, case show --json ------------------------------------------
-@pytest.fixture
-def qmas(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[Any]:
-    monkeypatch.setenv("QMAS_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
-    default_store.cache_clear()
-
-    def run(*argv: str) -> Result:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
-            main(list(argv))
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return int(exit_info.value.code or 0), out, err
-
-    yield run
-    default_store().dispose()
-    default_store.cache_clear()
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ Every test runs on a frozen clock (a fixed date, never today's) against a fresh 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,50 +15,20 @@ import pytest
 import time_machine
 from sqlalchemy import insert, update
 
-from console.cli import main
 from states.catalogue import State
 from states.errors import InvalidInput, NotFound
 from states.models import applications, dependants, document_requests
 from states.store import Store
+from tests.core.clikit import Qmas, Result
 from tests.factories import application, overseas_application, persons
 from workflows.clock import HK
 from workflows.engine import default_store
 from workflows.views import list_cases, resolve_case
 
-Result = tuple[int, str, str]
-Qmas = Callable[..., Result]
-
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_FILES = ["mainland-family.json", "overseas-with-representative.json", "achievement.json"]
 # The frozen clock of conftest (1 June 2023, gpt-2023) and a fixed day under enhanced-2024.
 ENHANCED_ERA = datetime(2026, 11, 20, 10, 0, tzinfo=HK)
-
-
-@pytest.fixture
-def qmas(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[Qmas]:
-    """`qmas ARGS...` against a fresh SQLite file; returns (exit code, stdout, stderr)."""
-    monkeypatch.setenv("QMAS_DATABASE_URL", f"sqlite:///{tmp_path}/find.db")
-    default_store.cache_clear()
-
-    def run(*argv: str) -> Result:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
-            main(list(argv))
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return int(exit_info.value.code or 0), out, err
-
-    yield run
-    default_store().dispose()
-    default_store.cache_clear()
-
-
-@pytest.fixture
-def ready(qmas: Qmas, frozen_clock: time_machine.Traveller) -> Qmas:
-    assert qmas("init")[0] == 0
-    return qmas
 
 
 def write(tmp_path: Path, data: dict[str, Any]) -> str:

@@ -25,11 +25,11 @@ import time_machine
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from console.cli import main
 from notifications.preview import preview_report
 from states.catalogue import State
 from states.errors import InvalidInput, PermissionDenied, QmasError, TransitionNotAllowed
 from states.store import Store
+from tests.core.clikit import Qmas
 from tests.core.core_lifecycle import (
     ALL_ROLES,
     CONTRACT,
@@ -46,7 +46,7 @@ from tests.core.core_lifecycle import (
 )
 from tests.factories import application, overseas_application
 from workflows.documents import label
-from workflows.engine import advance, default_store, preview
+from workflows.engine import advance, preview
 from workflows.spec import Trigger
 
 # --- preview and advance agree, and preview writes nothing ----------------------------------
@@ -239,8 +239,6 @@ def test_preview_and_advance_agree_and_preview_writes_nothing(
 
 
 # --- qmas case preview ------------------------------------------------------------------------
-Result = tuple[int, str, str]
-Qmas = Callable[..., Result]
 
 PREVIEW_KEYS = {
     "allowed",
@@ -255,33 +253,6 @@ PREVIEW_KEYS = {
 }
 MESSAGE_KEYS = {"to", "template", "language", "subject"}
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-@pytest.fixture
-def qmas(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[Qmas]:
-    """`qmas ARGS...` against a fresh SQLite file; returns (exit code, stdout, stderr)."""
-    monkeypatch.setenv("QMAS_DATABASE_URL", f"sqlite:///{tmp_path}/preview.db")
-    default_store.cache_clear()
-
-    def run(*argv: str) -> Result:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
-            main(list(argv))
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return int(exit_info.value.code or 0), out, err
-
-    yield run
-    default_store().dispose()
-    default_store.cache_clear()
-
-
-@pytest.fixture
-def ready(qmas: Qmas, frozen_clock: time_machine.Traveller) -> Qmas:
-    assert qmas("init")[0] == 0
-    return qmas
 
 
 def new_case(qmas: Qmas, tmp_path: Path, data: dict[str, Any]) -> int:
