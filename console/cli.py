@@ -17,13 +17,14 @@ from pydantic_settings.exceptions import SettingsError
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from typer.exceptions import TyperException
 
-from console import ops, output
+from console import accounts, ops, output
 from states.audit import make_checkpoint, read_checkpoint, verify
 from states.errors import InvalidInput, QmasError
 from workflows import advance, available_actions, create_case
+from workflows.authz import acting_account
 from workflows.engine import default_store
 from workflows.machine import mermaid
-from workflows.views import MAX_ID, case_view, history, list_cases, resolve_case
+from workflows.views import MAX_ID, case_view, history, list_cases, resolve_case, reveal_case
 
 app = typer.Typer(
     name="qmas",
@@ -58,6 +59,8 @@ app.command()(ops.dispatch)
 app.command()(ops.remind)
 app.command()(ops.escalate)
 app.add_typer(ops.outbox_app, name="outbox")
+app.add_typer(accounts.user_app, name="user")
+app.add_typer(accounts.token_app, name="token")
 
 
 class _NotFinite(ValueError):
@@ -133,8 +136,12 @@ def parse_data(text: str | None) -> dict[str, Any] | None:
 @app.command()
 def init() -> None:
     """Create the database tables (safe to run again)."""
+    from states.accounts import Accounts
+    from workflows.clock import iso, now_utc
+
     store = default_store()
     store.init()
+    Accounts(store).ensure_system(iso(now_utc()))
     output.say(f"Database ready: {store.engine.url.render_as_string(hide_password=True)}")
 
 
@@ -167,7 +174,7 @@ DataOpt = Annotated[
 def case_advance(
     case: CaseArg,
     trigger: Annotated[str, typer.Argument(help="What to do, e.g. submit, shortlist.")],
-    actor: Annotated[str, typer.Option(help="Who acts (name or login).")],
+    actor: Annotated[str, typer.Option(help="Who acts: an account's username.")],
     role: RoleOpt,
     reason: ReasonOpt = None,
     reason_code: ReasonCodeOpt = None,
@@ -180,11 +187,13 @@ def case_advance(
     ] = None,
     data: DataOpt = None,
 ) -> None:
-    """Move a case by one trigger."""
+    """Move a case by one trigger, as the account --actor acting in --role."""
+    case_id = case_ref(case)
+    account = acting_account(actor, role, store=default_store())
     done = advance(
-        case_ref(case),
+        case_id,
         trigger,
-        actor,
+        account.username,
         role,
         expected_version=expect_version,
         reason=reason,
@@ -202,7 +211,7 @@ def case_advance(
 def case_preview(
     case: CaseArg,
     trigger: Annotated[str, typer.Argument(help="What to try, e.g. shortlist.")],
-    actor: Annotated[str, typer.Option(help="Who would act (name or login).")],
+    actor: Annotated[str, typer.Option(help="Who would act: an account's username.")],
     role: RoleOpt,
     reason: ReasonOpt = None,
     reason_code: ReasonCodeOpt = None,
@@ -215,10 +224,12 @@ def case_preview(
     from workflows.engine import preview
 
     store = default_store()
+    case_id = case_ref(case)
+    account = acting_account(actor, role, store=store)
     seen = preview(
-        case_ref(case),
+        case_id,
         trigger,
-        actor,
+        account.username,
         role,
         reason=reason,
         reason_code=reason_code,
@@ -241,9 +252,34 @@ def case_show(
         str | None,
         typer.Option("--as-of", help="The state at a past date (YYYY-MM-DD, end of day HKT)."),
     ] = None,
+    reveal: Annotated[
+        bool,
+        typer.Option(
+            "--reveal",
+            help="Show travel document numbers and dates of birth (caseworker or supervisor; "
+            "recorded, see 'qmas audit access').",
+        ),
+    ] = False,
+    actor: Annotated[str | None, typer.Option(help="With --reveal: the account revealing.")] = None,
+    role: Annotated[
+        str | None, typer.Option(help="With --reveal: caseworker or supervisor.")
+    ] = None,
 ) -> None:
-    """Everything about one case (or, with --as-of, its state at a past moment)."""
+    """Everything about one case (or, with --as-of, its state at a past moment).
+
+    Travel document numbers and dates of birth are masked unless --reveal is given."""
     case_id = case_ref(case)
+    if reveal:
+        if as_of is not None:
+            raise InvalidInput("--reveal shows the case as it is now; drop --as-of")
+        view = reveal_case(case_id, actor, role, via="cli")
+        if as_json:
+            output.print_json(view)
+        else:
+            output.show_case(view)
+        return
+    if actor is not None or role is not None:
+        raise InvalidInput("--actor and --role go with --reveal")
     if as_of is not None:
         from workflows.views import parse_moment, state_as_of
 
@@ -280,10 +316,18 @@ def case_history(case: CaseArg, as_json: JsonFlag = False) -> None:
 def case_actions(
     case: CaseArg,
     role: Annotated[str, typer.Option(help="The role asking.")],
+    actor: Annotated[
+        str | None,
+        typer.Option(help="The account asking: its four-eyes refusals are shown too."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """What can be done now, and for each action not allowed, why."""
-    acts = available_actions(case_ref(case), role)
+    case_id = case_ref(case)
+    name = None
+    if actor is not None:
+        name = acting_account(actor, role, store=default_store()).username
+    acts = available_actions(case_id, role, actor=name)
     if as_json:
         output.print_json([a.to_json() for a in acts])
         return
@@ -388,6 +432,38 @@ def audit_verify(
     )
 
 
+@audit_app.command("access")
+def audit_access(case: CaseArg, as_json: JsonFlag = False) -> None:
+    """Who revealed the case's personal data, what, when, and how (CLI or API)."""
+    from states.accounts import Accounts
+
+    case_id = case_ref(case)
+    case_view(case_id)  # NotFound for an unknown case
+    records = Accounts(default_store()).access_records(case_id)
+    if as_json:
+        output.print_json(records)
+    elif not records:
+        output.say(f"Nobody has revealed the personal data of case {case_id}.")
+    else:
+        output.out.print(
+            output.table(
+                f"Access to case {case_id}",
+                ["at (UTC)", "account", "role", "action", "fields", "via"],
+                [
+                    [
+                        r["at"][:19].replace("T", " "),
+                        r["account"],
+                        r["role"],
+                        r["action"],
+                        ", ".join(r["fields"]),
+                        r["via"],
+                    ]
+                    for r in records
+                ],
+            )
+        )
+
+
 @audit_app.command("checkpoint")
 def audit_checkpoint(
     out: Annotated[
@@ -472,6 +548,18 @@ def assess(
     from console.assess import run_assess
 
     run_assess(read_json_file(file, "invalid profile"), on, as_json, date_of_birth, nationality)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+) -> None:
+    """Serve the REST API (/api/v1; OpenAPI at /api/v1/openapi.json) until interrupted."""
+    from console.web.app import serve as run
+
+    default_store().init()  # a fresh database works at once, as with 'qmas demo'
+    run(host, port)
 
 
 @app.command()

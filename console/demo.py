@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import sys
 from dataclasses import dataclass
@@ -19,10 +20,13 @@ from typing import Any
 from rich.rule import Rule
 
 from console import output
+from states.accounts import Accounts
+from states.credentials import hash_password
 from states.errors import QmasError
 from states.store import Store
 from workflows import advance, create_case, samples
-from workflows.clock import HK
+from workflows.authz import acting_account
+from workflows.clock import HK, iso
 from workflows.engine import default_store
 from workflows.views import case_view, history
 
@@ -141,37 +145,37 @@ APPLICATIONS: dict[str, dict[str, Any]] = {
 DISPATCH = "(dispatcher)"
 
 STEPS: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
-    ("chan", "2023-03-01 10:12", "submit", "CHAN Tai Man", "applicant", {}),
-    ("watson", "2023-04-03 16:40", "submit", "Emily WATSON", "applicant", {}),
-    ("kumar", "2023-04-11 09:05", "submit", "Rajesh KUMAR", "applicant", {}),
-    ("chan", "2023-04-12 09:30", "issue_file_number", "qmas-intake", "system", {}),
-    ("watson", "2023-05-08 09:30", "issue_file_number", "qmas-intake", "system", {}),
+    ("chan", "2023-03-01 10:12", "submit", "officer.wong", "applicant", {}),
+    ("watson", "2023-04-03 16:40", "submit", "officer.wong", "applicant", {}),
+    ("kumar", "2023-04-11 09:05", "submit", "officer.wong", "applicant", {}),
+    ("chan", "2023-04-12 09:30", "issue_file_number", "system", "system", {}),
+    ("watson", "2023-05-08 09:30", "issue_file_number", "system", "system", {}),
     (
         "watson",
         "2023-05-09 14:20",
         "amend",  # the applicant rang: her email address was mistyped on the form
-        "Officer LAM",
+        "officer.lam",
         "caseworker",
         {
             "data": {"applicant": {"email": "emily.watson@example.co.uk"}},
             "note": "Applicant phoned 9 May; identity confirmed by date of birth and passport.",
         },
     ),
-    ("kumar", "2023-05-15 09:30", "issue_file_number", "qmas-intake", "system", {}),
+    ("kumar", "2023-05-15 09:30", "issue_file_number", "system", "system", {}),
     (
         "chan",
         "2023-05-02 11:00",
         "request_documents",
-        "Officer LAM",
+        "officer.lam",
         "caseworker",
         {"data": {"documents": ["employment_proof", "degree_verification"]}},
     ),
-    ("martinez", "2023-05-20 21:14", "submit", "Sofia MARTÍNEZ", "applicant", {}),
+    ("martinez", "2023-05-20 21:14", "submit", "officer.wong", "applicant", {}),
     (
         "chan",
         "2023-05-15 10:05",
         "record_documents",  # a partial receipt: the verification report is still to come
-        "Officer LAM",
+        "officer.lam",
         "caseworker",
         {
             "data": {"received": ["employment_proof"]},
@@ -182,7 +186,7 @@ STEPS: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
         "chan",
         "2023-05-26 15:20",
         "receive_documents",
-        "Officer LAM",
+        "officer.lam",
         "caseworker",
         {"data": {"received": ["degree_verification"]}},
     ),
@@ -190,7 +194,7 @@ STEPS: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
         "nguyen",
         "2023-06-01 08:45",
         "submit",
-        "NGUYỄN Văn An",
+        "officer.wong",
         "applicant",
         {},
     ),  # refused: VN excluded
@@ -198,16 +202,16 @@ STEPS: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
         "chan",
         "2023-06-01 10:00",
         "request_documents",
-        "Officer LAM",
+        "officer.lam",
         "caseworker",
         {"data": {"documents": ["financial_proof", "spouse_degree"], "due": "2023-06-30"}},
     ),
-    ("martinez", "2023-06-05 09:30", "issue_file_number", "qmas-intake", "system", {}),
+    ("martinez", "2023-06-05 09:30", "issue_file_number", "system", "system", {}),
     (
         "chan",
         "2023-06-20 14:02",
         "receive_documents",
-        "Officer LAM",
+        "officer.lam",
         "caseworker",
         {
             "data": {
@@ -216,24 +220,24 @@ STEPS: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
             }
         },
     ),
-    ("chan", "2023-07-03 10:00", "shortlist", "Senior Officer HO", "supervisor", {}),
-    ("watson", "2023-07-03 10:05", "shortlist", "Senior Officer HO", "supervisor", {}),
-    ("kumar", "2023-07-03 10:10", "shortlist", "Senior Officer HO", "supervisor", {}),
+    ("chan", "2023-07-03 10:00", "shortlist", "supervisor.ho", "supervisor", {}),
+    ("watson", "2023-07-03 10:05", "shortlist", "supervisor.ho", "supervisor", {}),
+    ("kumar", "2023-07-03 10:10", "shortlist", "supervisor.ho", "supervisor", {}),
     (
         "martinez",
         "2023-07-10 17:30",
         "withdraw",
-        "Sofia MARTÍNEZ",
+        "officer.wong",
         "applicant",
         {"reason": "Accepted a post in Singapore"},
     ),
-    ("chan", "2023-08-15 15:00", "allot_quota", "Selection Committee", "committee", {}),
-    ("watson", "2023-08-15 15:00", "allot_quota", "Selection Committee", "committee", {}),
+    ("chan", "2023-08-15 15:00", "allot_quota", "committee.cheung", "committee", {}),
+    ("watson", "2023-08-15 15:00", "allot_quota", "committee.cheung", "committee", {}),
     (
         "kumar",
         "2023-08-15 15:00",
         "refuse",
-        "Selection Committee",
+        "committee.cheung",
         "committee",
         {
             "reason_code": "not_selected",
@@ -244,7 +248,7 @@ STEPS: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
         "kumar",
         "2023-10-02 11:00",
         "note",
-        "Auditor YU",
+        "auditor.yu",
         "auditor",
         {"note": "Sampled for the quarterly audit: refusal reason and score agree."},
     ),
@@ -252,16 +256,18 @@ STEPS: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
         "watson",
         "2023-08-21 20:11",
         "pay_fee",
-        "Emily WATSON",
+        "officer.wong",
         "applicant",
         {"data": {"amount": 230, "method": "credit_card"}},  # HK$230: no dependant
     ),
-    ("watson", "2023-08-22 09:40", "issue_evisa", "Officer LAM", "caseworker", {}),
+    # Four-eyes: the officer who recorded Emily WATSON's payment may not also issue her e-Visa.
+    ("watson", "2023-08-22 09:35", "issue_evisa", "officer.wong", "caseworker", {}),
+    ("watson", "2023-08-22 09:40", "issue_evisa", "officer.lam", "caseworker", {}),
     (
         "chan",
         "2023-09-01 10:00",
         "record_mainland_consent",
-        "Officer LAM",
+        "officer.lam",
         "caseworker",
         {"data": {"consent_letter": "Shenzhen Talent Exchange Centre, ref. SZ-2023-08812"}},
     ),
@@ -269,16 +275,59 @@ STEPS: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
         "chan",
         "2023-09-05 12:30",
         "pay_fee",
-        "CHAN Tai Man",
+        "officer.wong",
         "applicant",
         {"data": {"amount": 690, "method": "pps"}},  # HK$230 each: CHAN, his spouse and child
     ),
-    ("chan", "2023-09-06 09:15", "issue_evisa", "Officer LAM", "caseworker", {}),
-    ("nguyen", "2023-11-01 09:00", "submit", "NGUYỄN Văn An", "applicant", {}),  # now eligible
-    ("nguyen", "2023-12-04 09:30", "issue_file_number", "qmas-intake", "system", {}),
+    ("chan", "2023-09-06 09:15", "issue_evisa", "officer.lam", "caseworker", {}),
+    ("nguyen", "2023-11-01 09:00", "submit", "officer.wong", "applicant", {}),  # now eligible
+    ("nguyen", "2023-12-04 09:30", "issue_file_number", "system", "system", {}),
     # The dispatcher handles the new file number: it asks NGUYEN for his checklist's documents.
-    ("nguyen", "2023-12-04 09:31", DISPATCH, "qmas-dispatch", "system", {}),
+    ("nguyen", "2023-12-04 09:31", DISPATCH, "system", "system", {}),
 ]
+
+
+# The demo's staff: (username, full name, roles). Passwords are made up afresh each run.
+STAFF: list[tuple[str, str, tuple[str, ...]]] = [
+    ("officer.lam", "LAM Ka Yan", ("caseworker",)),
+    ("officer.wong", "WONG Siu Ming", ("caseworker",)),
+    ("supervisor.ho", "HO Wing Sze", ("supervisor",)),
+    ("committee.cheung", "CHEUNG Man Kit", ("committee",)),
+    ("auditor.yu", "YU Hoi Ying", ("auditor",)),
+    ("admin.lee", "LEE Chi Wai", ("admin",)),
+]
+
+
+def _create_staff(store: Store) -> dict[str, str]:
+    """The demo accounts, each with a fresh random password (printed once at the end)."""
+    accounts = Accounts(store)
+    at = iso(_at("2023-02-01 09:00"))
+    accounts.ensure_system(at)
+    passwords: dict[str, str] = {}
+    for username, name, roles in STAFF:
+        password = secrets.token_urlsafe(12)
+        accounts.add(
+            username,
+            roles,
+            full_name=name,
+            email=f"{username}@qmas-demo.invalid",
+            password_hash=hash_password(password),
+            by="demo",
+            at=at,
+        )
+        passwords[username] = password
+    return passwords
+
+
+def _show_staff(passwords: dict[str, str]) -> None:
+    output.out.print(Rule("Demo accounts (passwords made for this run; shown only here)"))
+    output.out.print(
+        output.table(
+            None,
+            ["username", "name", "roles", "password"],
+            [[u, n, ", ".join(r), passwords[u]] for u, n, r in STAFF],
+        )
+    )
 
 
 @dataclass
@@ -384,6 +433,7 @@ def run_demo(allow_reset: bool = False, flows: bool = True) -> dict[str, int]:
     url = store.engine.url.render_as_string(hide_password=True)
     output.out.print(Rule("QMAS case engine demo"))
     output.say(f"Database: {url}")
+    passwords = _create_staff(store)
     ids: dict[str, int] = {}
     for key, app in APPLICATIONS.items():
         ids[key] = create_case(app, store=store, now=_at("2023-02-20 09:00"))
@@ -393,6 +443,8 @@ def run_demo(allow_reset: bool = False, flows: bool = True) -> dict[str, int]:
             outcome.moved += _dispatch(store, when)
             continue
         try:
+            if role != "system":  # the flows' own account acts unchecked; people are checked
+                acting_account(actor, role, store=store)
             done = advance(
                 ids[key],
                 trigger,
@@ -419,6 +471,7 @@ def run_demo(allow_reset: bool = False, flows: bool = True) -> dict[str, int]:
     _summary(store, ids)
     output.out.print(Rule(f"History of case {ids['chan']} (CHAN Tai Man)"))
     output.show_history(history(ids["chan"], store=store))
+    _show_staff(passwords)
     # Name the command as it was typed (`make demo` runs .venv/bin/qmas).
     q = os.path.relpath(sys.argv[0]) if os.path.basename(sys.argv[0]) == "qmas" else "qmas"
     output.say(
@@ -426,7 +479,9 @@ def run_demo(allow_reset: bool = False, flows: bool = True) -> dict[str, int]:
         f"committed (the reminder flow's included), {outcome.refused} refused with reasons. "
         f"Try: {q} cases, {q} case show 1, {q} case actions 1 --role caseworker, "
         f"{q} case history QM2023-000003 (notes stay internal), "
-        f"{q} case preview QM2023-000005 note --actor you --role auditor --note checked, "
+        f"{q} case preview QM2023-000005 note --actor auditor.yu --role auditor --note checked, "
+        f"{q} case show 1 --reveal --actor officer.lam --role caseworker, "
+        f"{q} audit access 1, {q} serve (the API; log in as an account above), "
         f"{q} outbox, {q} audit verify"
     )
     return ids

@@ -64,6 +64,11 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table
     return t
 
 
+def _born(value: str) -> str:
+    """A date of birth, or its year when masked ('qmas case show --reveal' shows it)."""
+    return f"in {value[:4]}" if "*" in value else long_date(value)
+
+
 def show_case(v: dict[str, Any]) -> None:
     a = v["applicant"]
     out.print(f"[bold]Case {v['id']}[/]  {esc(v['file_number'] or '(no file number yet)')}")
@@ -72,7 +77,7 @@ def show_case(v: dict[str, Any]) -> None:
         f"since {v['state_since']}"
     )
     say(
-        f"Applicant  {a['name']}, born {long_date(a['date_of_birth'])}, {a['nationality']}"
+        f"Applicant  {a['name']}, born {_born(a['date_of_birth'])}, {a['nationality']}"
         f"{', Mainland resident' if a['mainland_resident'] else ''}"
     )
     say(f"Contact    {a['email']} ({a['language']}); travel document {a['travel_document_number']}")
@@ -81,7 +86,7 @@ def show_case(v: dict[str, Any]) -> None:
         say(f"Represented by {rep['name']} <{rep['email']}>")
     for d in v["dependants"]:
         say(
-            f"Dependant  {d['name']} ({d['relation']}, born {long_date(d['date_of_birth'])})"
+            f"Dependant  {d['name']} ({d['relation']}, born {_born(d['date_of_birth'])})"
             f"{'  ' + d['file_number'] if d['file_number'] else ''}"
             f"{'  e-Visa ' + d['evisa_number'] if d['evisa_number'] else ''}"
         )

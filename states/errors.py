@@ -4,7 +4,9 @@
      ├── NotFound                 no such case / outbox message / file
      ├── InvalidInput             bad input; `.errors` holds one line per problem
      ├── PermissionDenied         the role may not fire this trigger; names the roles allowed
+     │    └── NotAuthorized       the account may not act so (unknown, disabled, role not held)
      ├── TransitionNotAllowed     the move is not possible now; `.reasons` are sentences
+     ├── NotAuthenticated         no or bad credentials (HTTP 401); TooManyAttempts: locked (429)
      ├── Conflict                 someone else moved the case first (stale version)
      └── ConfigurationError       a setting is missing or malformed
 
@@ -45,6 +47,30 @@ class PermissionDenied(QmasError):
         super().__init__(
             f"role '{role}' may not {trigger}; allowed roles: {', '.join(self.allowed)}"
         )
+
+
+class NotAuthorized(PermissionDenied):
+    """The account may not act as asked: one sentence says why (and nothing is written)."""
+
+    def __init__(self, sentence: str) -> None:
+        self.trigger = ""
+        self.role = ""
+        self.allowed = []
+        QmasError.__init__(self, sentence)
+
+
+class NotAuthenticated(QmasError):
+    """No credentials, or credentials that do not name an active account (HTTP 401)."""
+
+    exit_code = 3
+
+
+class TooManyAttempts(NotAuthenticated):
+    """Too many failed logins in a row: the account is locked for a while (HTTP 429)."""
+
+    def __init__(self, sentence: str, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(sentence)
 
 
 class TransitionNotAllowed(QmasError):

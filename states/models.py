@@ -183,6 +183,69 @@ class DeliveryAttempt(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text))
 
 
+class Account(SQLModel, table=True):
+    """A person (or the flows' built-in ``system`` account) who acts on cases."""
+
+    __tablename__ = "accounts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    full_name: str = Field(default="", max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    roles: str = Field(default="", max_length=200)  # sorted, comma-separated
+    active: bool = True
+    password_hash: str | None = Field(default=None, max_length=200)  # argon2id; None: no login
+    created_at: str = Field(max_length=32)
+    last_login_at: str | None = Field(default=None, max_length=32)
+    # login throttling: consecutive failed passwords, and the lock they earned
+    failed_logins: int = 0
+    locked_until: str | None = Field(default=None, max_length=32)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token: only its SHA-256 is kept, so a copied table holds no usable token."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    kind: str = Field(default="cli", max_length=16)  # cli (qmas token create) or login
+    created_at: str = Field(max_length=32)
+    expires_at: str = Field(max_length=32)
+    revoked_at: str | None = Field(default=None, max_length=32)
+    last_used_at: str | None = Field(default=None, max_length=32)
+
+
+class AccessRecord(SQLModel, table=True):
+    """Who read or revealed a case's personal data, when, and how (PDPO accountability)."""
+
+    __tablename__ = "access_records"
+    __table_args__ = (Index("ix_access_records_case", "case_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int
+    account: str = Field(max_length=64)
+    role: str = Field(max_length=16)
+    action: str = Field(max_length=16)  # reveal
+    fields: str = Field(max_length=200)
+    via: str = Field(max_length=16)  # cli or api
+    at: str = Field(max_length=32)
+
+
+class AccountEvent(SQLModel, table=True):
+    """Every change to an account or its tokens: who did what to which account, when."""
+
+    __tablename__ = "account_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(max_length=64, index=True)
+    event: str = Field(max_length=32)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+    by: str = Field(max_length=64)
+    at: str = Field(max_length=32)
+
+
 def _table(model: type[SQLModel]) -> Table:
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
@@ -196,6 +259,10 @@ document_requests = _table(DocumentRequest)
 quota_usage = _table(QuotaUsage)
 deliveries = _table(Delivery)
 delivery_attempts = _table(DeliveryAttempt)
+accounts = _table(Account)
+api_tokens = _table(ApiToken)
+access_records = _table(AccessRecord)
+account_events = _table(AccountEvent)
 
 TABLES = [
     applications,
@@ -206,4 +273,8 @@ TABLES = [
     quota_usage,
     deliveries,
     delivery_attempts,
+    accounts,
+    api_tokens,
+    access_records,
+    account_events,
 ]

@@ -7,7 +7,7 @@ built once (an ORM session per transition is 5-7x slower, see DESIGN.md).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -311,6 +311,24 @@ class Tx:
         """Other applications of the same person (travel document and nationality) still live."""
         params = {"doc": travel_document_number, "nat": nationality, "exclude": exclude}
         return [int(r["id"]) for r in self.driver.all(_LIVE_CASES, params)]
+
+    def actors(self, case_id: int, triggers: Iterable[str]) -> dict[str, frozenset[str]]:
+        """Which accounts fired each of ``triggers`` on the case (from its history)."""
+        wanted = sorted(triggers)
+        if not wanted:
+            return {}
+        marks = ", ".join(f":t{i}" for i in range(len(wanted)))
+        params: dict[str, Any] = {f"t{i}": t for i, t in enumerate(wanted)}
+        params["case_id"] = case_id
+        sql = (
+            'SELECT "trigger", actor FROM history '
+            f'WHERE case_id = :case_id AND "trigger" IN ({marks})'
+        )
+        rows = self.driver.all(sql, params)
+        found: dict[str, set[str]] = {}
+        for r in rows:
+            found.setdefault(r["trigger"], set()).add(r["actor"])
+        return {t: frozenset(a) for t, a in found.items()}
 
     def claim(self, stmt: Any, key: Any, **values: Any) -> list[dict[str, Any]]:
         """Select rows to work on and mark them claimed, safely with several workers at once.

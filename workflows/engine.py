@@ -351,11 +351,15 @@ def available_actions(
     case_id: int,
     role: str,
     *,
+    actor: str | None = None,
     store: Store | None = None,
     settings: WorkflowSettings | None = None,
     now: datetime | None = None,
 ) -> list[Action]:
-    """Every trigger with ``allowed`` and, when not allowed, the reasons (read-only)."""
+    """Every trigger with ``allowed`` and, when not allowed, the reasons (read-only).
+
+    With ``actor`` (an account's username) the four-eyes rules are judged for that account;
+    without, they are not (nobody is named who could break them)."""
     store = store or default_store()
     settings = settings or default_settings()
     r = parse_role(role)
@@ -364,7 +368,7 @@ def available_actions(
         facts = load_facts(tx, case_id, _ALL_FACTS, today=today_hk(moment), lock=False)
     out = []
     for move in TABLE:
-        request = Request(move.trigger, r, "", parse_input(move.trigger, {}), moment)
+        request = Request(move.trigger, r, actor or "", parse_input(move.trigger, {}), moment)
         verdict = judge(Context(facts, request, settings), include_input=False)
         out.append(
             Action(

@@ -15,6 +15,7 @@ from datetime import date
 from enum import StrEnum
 
 from states.store import Case, DependantRow, DocumentRow, Tx
+from workflows.four_eyes import WATCHED
 
 
 class Fact(StrEnum):
@@ -22,6 +23,7 @@ class Fact(StrEnum):
     documents = "documents"  # every document request of the case, all rounds
     quota = "quota"  # quotas allotted so far in the current calendar year
     live_cases = "live_cases"  # the same person's other live applications
+    acts = "acts"  # which accounts did the steps the four-eyes rules watch
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class CaseFacts:
     _documents: tuple[DocumentRow, ...] = field(default=(), repr=False)
     _quota_used: int = 0
     _other_live_cases: tuple[int, ...] = ()
+    _acts: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def _need(self, fact: Fact) -> None:
         if fact not in self.loaded:
@@ -63,6 +66,12 @@ class CaseFacts:
         self._need(Fact.live_cases)
         return self._other_live_cases
 
+    @property
+    def acts(self) -> dict[str, frozenset[str]]:
+        """Trigger -> the accounts that fired it on this case (watched triggers only)."""
+        self._need(Fact.acts)
+        return self._acts
+
 
 def load_facts(
     tx: Tx, case_id: int, needs: Iterable[Fact], *, today: date, lock: bool
@@ -74,6 +83,7 @@ def load_facts(
     documents: tuple[DocumentRow, ...] = ()
     quota_used = 0
     others: tuple[int, ...] = ()
+    acts: dict[str, frozenset[str]] = {}
     if Fact.dependants in wanted:
         dependants = tx.dependant_rows(case_id)
     if Fact.documents in wanted:
@@ -84,6 +94,8 @@ def load_facts(
         if lock:  # two submissions of one person at once: the second waits, then sees the first
             tx.lock_person(case.travel_document_number, case.nationality)
         others = tuple(tx.live_cases_for(case.travel_document_number, case.nationality, case.id))
+    if Fact.acts in wanted:
+        acts = tx.actors(case_id, WATCHED)
     return CaseFacts(
         case=case,
         loaded=wanted,
@@ -92,4 +104,5 @@ def load_facts(
         _documents=documents,
         _quota_used=quota_used,
         _other_live_cases=others,
+        _acts=acts,
     )

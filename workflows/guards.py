@@ -20,6 +20,7 @@ from workflows.context import Context
 from workflows.documents import NAME, label
 from workflows.facts import Fact
 from workflows.formats import hkd, long_date
+from workflows.four_eyes import refusals
 from workflows.inputs import (
     AmendInput,
     ConsentInput,
@@ -373,6 +374,15 @@ def amendment_changes_something(ctx: Context) -> list[str]:
 def note_given(ctx: Context) -> list[str]:
     """A note needs its text; it stays internal (history only, never in an email)."""
     return [] if ctx.request.note else ["A note needs its text (--note TEXT)."]
+
+
+# --- separation of duties ----------------------------------------------------------------
+@guard(needs=(Fact.acts,))
+def four_eyes(ctx: Context) -> list[str]:
+    """The account that did an earlier step may not do this one (workflows/four_eyes.py)."""
+    if not ctx.request.actor:  # "what can be done now" asked without naming an account
+        return []
+    return refusals(ctx.trigger, ctx.request.actor, ctx.facts.acts)
 
 
 @guard()

@@ -31,3 +31,14 @@ class Role(StrEnum):
     committee = "committee"
     auditor = "auditor"
     system = "system"
+
+
+class AccountRole(StrEnum):
+    """The roles an account can hold. ``applicant`` and ``system`` are not among them: a
+    caseworker records an applicant's own act, and ``system`` is the flows' own account."""
+
+    caseworker = "caseworker"
+    supervisor = "supervisor"
+    committee = "committee"
+    auditor = "auditor"
+    admin = "admin"

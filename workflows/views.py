@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
+from states.accounts import Accounts
 from states.catalogue import CATALOGUE, TERMINAL, State, label
-from states.errors import InvalidInput, NotFound
+from states.errors import InvalidInput, NotAuthorized, NotFound
 from states.models import applications as _app
 from states.models import deliveries as _deliveries
 from states.models import dependants as _deps
@@ -19,8 +20,10 @@ from states.models import document_requests as _docs
 from states.models import history as _hist
 from states.store import Store
 from workflows import documents as doc_catalogue
+from workflows.authz import REVEAL, acting_account
 from workflows.clock import HK, iso, parse_iso, today_hk
 from workflows.engine import default_store
+from workflows.privacy import PERSONAL_FIELDS, mask_date_of_birth, mask_document
 
 # The largest id a row can have (a signed 64-bit integer in SQLite and PostgreSQL).
 MAX_ID = 2**63 - 1
@@ -69,15 +72,11 @@ def resolve_case(ref: str | int, *, store: Store | None = None) -> int:
     return int(row[0])
 
 
-def mask(value: str) -> str:
-    """Show a travel document number the way a counter clerk reads it back: E12****78."""
-    if len(value) <= 4:
-        return "*" * len(value)
-    keep = 2 if len(value) < 8 else 3
-    return value[:keep] + "*" * (len(value) - keep - 2) + value[-2:]
-
-
-def case_view(case_id: int, *, store: Store | None = None) -> dict[str, Any]:
+def case_view(case_id: int, *, store: Store | None = None, reveal: bool = False) -> dict[str, Any]:
+    """Everything about one case. Travel document numbers and dates of birth are masked
+    unless ``reveal`` (the caller records who revealed them: `Accounts.record_access`)."""
+    doc = (lambda x: x) if reveal else mask_document
+    dob = (lambda x: x) if reveal else mask_date_of_birth
     store = store or default_store()
     with store.read() as tx:
         c = tx.load_case(case_id)
@@ -114,19 +113,19 @@ def case_view(case_id: int, *, store: Store | None = None) -> dict[str, Any]:
         "workflow": c.workflow,
         "applicant": {
             "name": v["name"],
-            "date_of_birth": v["date_of_birth"],
+            "date_of_birth": dob(v["date_of_birth"]),
             "nationality": v["nationality"],
             "mainland_resident": bool(v["mainland_resident"]),
             "email": v["email"],
             "language": v["language"],
-            "travel_document_number": mask(v["travel_document_number"]),
+            "travel_document_number": doc(v["travel_document_number"]),
             "representative": rep,
         },
         "dependants": [
             {
                 "name": d["name"],
                 "relation": d["relation"],
-                "date_of_birth": d["date_of_birth"],
+                "date_of_birth": dob(d["date_of_birth"]),
                 "file_number": d["file_number"],
                 "evisa_number": d["evisa_number"],
             }
@@ -214,8 +213,14 @@ def list_cases(
     store: Store | None = None,
     limit: int | None = None,
     today: date | None = None,
+    q: str | None = None,
+    after: int | None = None,
 ) -> list[dict[str, Any]]:
     """The case list, oldest first: one query, whatever the number of cases.
+
+    ``q`` keeps the cases whose file number (the principal's or a dependant's) or full
+    travel document number equals it, or whose name contains it (case-insensitive);
+    ``after`` keeps ids above it (keyset pagination: pass the last id of the page before).
 
     ``state`` is one state or several (a case in any of them); ``next_due`` is the earliest
     open deadline (the case's own deadline or a document still requested) and
@@ -249,6 +254,10 @@ def list_cases(
     if state is not None:
         states = [state] if isinstance(state, str) else list(state)
         stmt = stmt.where(_app.c.state.in_([State(s).value for s in states]))
+    if q is not None and q.strip():
+        stmt = stmt.where(_matches(q.strip()))
+    if after is not None:
+        stmt = stmt.where(_app.c.id > after)
     if limit is not None:
         stmt = stmt.limit(limit)
     with store.read() as tx:
@@ -260,6 +269,21 @@ def list_cases(
         r["next_due"] = min(dues) if dues and State(r["state"]) not in TERMINAL else None
         r["days_in_state"] = (today - today_hk(parse_iso(r["state_since"]))).days
     return rows
+
+
+def _matches(q: str) -> Any:
+    """File number (principal's or dependant's), the full travel document number, or a part
+    of the name; LIKE's wildcards in ``q`` are taken literally."""
+    upper = q.upper()
+    pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    dependant_of = select(_deps.c.application_id).where(_deps.c.file_number == upper)
+    return or_(
+        _app.c.file_number == upper,
+        _app.c.id.in_(dependant_of),
+        _app.c.travel_document_number == upper,
+        _app.c.travel_document_number == q,
+        func.lower(_app.c.name).like(pattern, escape="\\"),
+    )
 
 
 def state_as_of(case_id: int, moment: datetime, *, store: Store | None = None) -> dict[str, Any]:
@@ -309,3 +333,35 @@ def parse_moment(text: str) -> datetime:
     except OverflowError:
         raise InvalidInput(f"'{text}' is outside the years 1-9999 in UTC") from None
     return moment
+
+
+def reveal_case(
+    case_id: int,
+    actor: str | None,
+    role: str | None,
+    *,
+    via: str,
+    store: Store | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The case with personal data unmasked, for a caseworker or supervisor; the reveal is
+    recorded (who, in which role, which fields, when, through what) before it is returned."""
+    store = store or default_store()
+    if not actor or role is None:
+        raise InvalidInput("revealing personal data needs --actor USERNAME and --role ROLE")
+    account = acting_account(actor, role, store=store)
+    if role not in REVEAL:
+        raise NotAuthorized(
+            f"only a caseworker or supervisor may reveal personal data; not the role '{role}'"
+        )
+    view = case_view(case_id, store=store, reveal=True)
+    Accounts(store).record_access(
+        case_id,
+        account=account.username,
+        role=role,
+        action="reveal",
+        fields=PERSONAL_FIELDS,
+        via=via,
+        at=iso(now or datetime.now(UTC)),
+    )
+    return view

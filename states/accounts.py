@@ -1,0 +1,370 @@
+"""Accounts, their tokens, login throttling and access records: the identity tables' queries.
+
+What a role *permits* is decided in `workflows.authz`; this module only stores and reads.
+Every change to an account or a token writes an `account_events` row in the same
+transaction, so an auditor sees who created, re-roled, disabled or issued what.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from states.errors import InvalidInput, NotFound
+from states.models import access_records as _access
+from states.models import account_events as _events
+from states.models import accounts as _accounts
+from states.models import api_tokens as _tokens
+from states.store import Store, Tx
+
+SYSTEM = "system"  # the flows' built-in account (and role): no password, no token, no person
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    username: str
+    full_name: str
+    email: str | None
+    roles: tuple[str, ...]
+    active: bool
+    has_password: bool
+    created_at: str
+    last_login_at: str | None
+    failed_logins: int
+    locked_until: str | None
+
+    @classmethod
+    def from_row(cls, r: Any) -> Account:
+        return cls(
+            id=int(r["id"]),
+            username=r["username"],
+            full_name=r["full_name"],
+            email=r["email"],
+            roles=tuple(x for x in r["roles"].split(",") if x),
+            active=bool(r["active"]),
+            has_password=r["password_hash"] is not None,
+            created_at=r["created_at"],
+            last_login_at=r["last_login_at"],
+            failed_logins=int(r["failed_logins"]),
+            locked_until=r["locked_until"],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "username": self.username,
+            "full_name": self.full_name,
+            "email": self.email,
+            "roles": list(self.roles),
+            "active": self.active,
+            "has_password": self.has_password,
+            "created_at": self.created_at,
+            "last_login_at": self.last_login_at,
+        }
+
+
+@dataclass(frozen=True)
+class Token:
+    id: int
+    account_id: int
+    kind: str
+    created_at: str
+    expires_at: str
+    revoked_at: str | None
+    last_used_at: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "revoked_at": self.revoked_at,
+            "last_used_at": self.last_used_at,
+        }
+
+
+def _roles_text(roles: Iterable[str]) -> str:
+    return ",".join(sorted(set(roles)))
+
+
+def _event(tx: Tx, account: str, event: str, detail: str, by: str, at: str) -> None:
+    tx.conn.execute(
+        insert(_events).values(account=account, event=event, detail=detail, by=by, at=at)
+    )
+
+
+def _get(tx: Tx, username: str) -> dict[str, Any] | None:
+    row = tx.conn.execute(select(_accounts).where(_accounts.c.username == username)).mappings()
+    found = row.first()
+    return dict(found) if found else None
+
+
+def _must_get(tx: Tx, username: str) -> dict[str, Any]:
+    row = _get(tx, username)
+    if row is None:
+        raise NotFound(f"no account named '{username}' ('qmas user list' shows the accounts)")
+    return row
+
+
+class Accounts:
+    """The identity tables of one `Store`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # --- accounts ------------------------------------------------------------------------
+    def get(self, username: str) -> Account | None:
+        with self.store.read() as tx:
+            row = _get(tx, username)
+        return Account.from_row(row) if row else None
+
+    def password_hash(self, username: str) -> str | None:
+        with self.store.read() as tx:
+            row = _get(tx, username)
+        return row["password_hash"] if row else None
+
+    def all(self) -> list[Account]:
+        with self.store.read() as tx:
+            rows = tx.conn.execute(select(_accounts).order_by(_accounts.c.username)).mappings()
+            return [Account.from_row(r) for r in rows]
+
+    def add(
+        self,
+        username: str,
+        roles: Iterable[str],
+        *,
+        full_name: str = "",
+        email: str | None = None,
+        password_hash: str | None = None,
+        by: str,
+        at: str,
+    ) -> Account:
+        values = {
+            "username": username,
+            "full_name": full_name,
+            "email": email,
+            "roles": _roles_text(roles),
+            "active": True,
+            "password_hash": password_hash,
+            "created_at": at,
+            "failed_logins": 0,
+        }
+        try:
+            with self.store.write() as tx:
+                if _get(tx, username) is not None:
+                    raise InvalidInput(f"an account named '{username}' already exists")
+                tx.conn.execute(insert(_accounts).values(**values))
+                _event(tx, username, "created", f"roles: {values['roles']}", by, at)
+        except IntegrityError:  # a rival created it between the check and the insert
+            raise InvalidInput(f"an account named '{username}' already exists") from None
+        found = self.get(username)
+        assert found is not None
+        return found
+
+    def ensure_system(self, at: str) -> None:
+        """The flows' own account: holds the role ``system``, can never log in."""
+        with self.store.write() as tx:
+            if _get(tx, SYSTEM) is None:
+                tx.conn.execute(
+                    insert(_accounts).values(
+                        username=SYSTEM,
+                        full_name="QMAS flows (built-in)",
+                        roles=SYSTEM,
+                        active=True,
+                        created_at=at,
+                        failed_logins=0,
+                    )
+                )
+                _event(tx, SYSTEM, "created", "built-in account of the flows", SYSTEM, at)
+
+    def _change(
+        self, username: str, event: str, detail: str, by: str, at: str, **values: Any
+    ) -> Account:
+        with self.store.write() as tx:
+            _must_get(tx, username)
+            tx.conn.execute(
+                update(_accounts).where(_accounts.c.username == username).values(**values)
+            )
+            _event(tx, username, event, detail, by, at)
+        found = self.get(username)
+        assert found is not None
+        return found
+
+    def set_roles(self, username: str, roles: Iterable[str], *, by: str, at: str) -> Account:
+        text = _roles_text(roles)
+        return self._change(username, "roles", f"roles: {text}", by, at, roles=text)
+
+    def set_active(self, username: str, active: bool, *, by: str, at: str) -> Account:
+        event = "enabled" if active else "disabled"
+        return self._change(username, event, "", by, at, active=active)
+
+    def set_password(self, username: str, password_hash: str, *, by: str, at: str) -> Account:
+        return self._change(
+            username, "password", "", by, at,
+            password_hash=password_hash, failed_logins=0, locked_until=None,
+        )  # fmt: skip
+
+    # --- login throttling ----------------------------------------------------------------
+    def login_failed(self, username: str, *, at: str, limit: int, lock_until: str) -> None:
+        """Count a failed password; the ``limit``-th in a row locks the account until
+        ``lock_until``. Unknown usernames are not stored (nothing to lock)."""
+        with self.store.write() as tx:
+            row = _get(tx, username)
+            if row is None:
+                return
+            failures = int(row["failed_logins"]) + 1
+            values: dict[str, Any] = {"failed_logins": failures}
+            if failures >= limit:
+                values.update(failed_logins=0, locked_until=lock_until)
+                _event(tx, username, "locked", f"{failures} failed logins", SYSTEM, at)
+            tx.conn.execute(
+                update(_accounts).where(_accounts.c.username == username).values(**values)
+            )
+
+    def login_succeeded(self, username: str, *, at: str) -> None:
+        with self.store.write() as tx:
+            tx.conn.execute(
+                update(_accounts)
+                .where(_accounts.c.username == username)
+                .values(last_login_at=at, failed_logins=0, locked_until=None)
+            )
+
+    # --- tokens --------------------------------------------------------------------------
+    def add_token(
+        self, username: str, digest: str, *, kind: str, expires_at: str, by: str, at: str
+    ) -> int:
+        with self.store.write() as tx:
+            account = _must_get(tx, username)
+            result = tx.conn.execute(
+                insert(_tokens).values(
+                    account_id=account["id"],
+                    token_hash=digest,
+                    kind=kind,
+                    created_at=at,
+                    expires_at=expires_at,
+                )
+            )
+            token_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+            if kind != "login":  # a login is in last_login_at; an issued token is an event
+                _event(tx, username, "token", f"token {token_id} until {expires_at}", by, at)
+            return token_id
+
+    def by_token(self, digest: str) -> tuple[Token, Account] | None:
+        """The token with this digest and its account (whatever their state)."""
+        stmt = (
+            select(_tokens, _accounts.c.username)
+            .join(_accounts, _accounts.c.id == _tokens.c.account_id)
+            .where(_tokens.c.token_hash == digest)
+        )
+        with self.store.read() as tx:
+            row = tx.conn.execute(stmt).mappings().first()
+            if row is None:
+                return None
+            account = _get(tx, row["username"])
+        assert account is not None
+        return _token(row), Account.from_row(account)
+
+    def token_used(self, token_id: int, at: str) -> None:
+        with self.store.write() as tx:
+            tx.conn.execute(update(_tokens).where(_tokens.c.id == token_id).values(last_used_at=at))
+
+    def revoke_token(self, token_id: int, *, by: str, at: str) -> tuple[Token, str]:
+        """Revoke one token (revoking twice is harmless); returns it and its owner."""
+        with self.store.write() as tx:
+            row = (
+                tx.conn.execute(
+                    select(_tokens, _accounts.c.username)
+                    .join(_accounts, _accounts.c.id == _tokens.c.account_id)
+                    .where(_tokens.c.id == token_id)
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise NotFound(f"no token {token_id}")
+            if row["revoked_at"] is None:
+                tx.conn.execute(
+                    update(_tokens).where(_tokens.c.id == token_id).values(revoked_at=at)
+                )
+                _event(tx, row["username"], "revoked", f"token {token_id}", by, at)
+        token = _token(row)
+        return token, row["username"]
+
+    def tokens(self, username: str) -> list[Token]:
+        with self.store.read() as tx:
+            account = _must_get(tx, username)
+            rows = tx.conn.execute(
+                select(_tokens).where(_tokens.c.account_id == account["id"]).order_by(_tokens.c.id)
+            ).mappings()
+            return [_token(r) for r in rows]
+
+    # --- access records ------------------------------------------------------------------
+    def record_access(
+        self,
+        case_id: int,
+        *,
+        account: str,
+        role: str,
+        action: str,
+        fields: Iterable[str],
+        via: str,
+        at: str,
+    ) -> None:
+        with self.store.write() as tx:
+            tx.conn.execute(
+                insert(_access).values(
+                    case_id=case_id,
+                    account=account,
+                    role=role,
+                    action=action,
+                    fields=",".join(fields),
+                    via=via,
+                    at=at,
+                )
+            )
+
+    def access_records(self, case_id: int) -> list[dict[str, Any]]:
+        with self.store.read() as tx:
+            rows = tx.conn.execute(
+                select(_access).where(_access.c.case_id == case_id).order_by(_access.c.id)
+            ).mappings()
+            return [
+                {
+                    "id": r["id"],
+                    "at": r["at"],
+                    "account": r["account"],
+                    "role": r["role"],
+                    "action": r["action"],
+                    "fields": [f for f in r["fields"].split(",") if f],
+                    "via": r["via"],
+                }
+                for r in rows
+            ]
+
+    def events(self, username: str | None = None) -> list[dict[str, Any]]:
+        stmt = select(_events).order_by(_events.c.id)
+        if username is not None:
+            stmt = stmt.where(_events.c.account == username)
+        with self.store.read() as tx:
+            return [dict(r) for r in tx.conn.execute(stmt).mappings()]
+
+    def count(self) -> int:
+        with self.store.read() as tx:
+            return int(tx.conn.execute(select(func.count()).select_from(_accounts)).scalar_one())
+
+
+def _token(r: Any) -> Token:
+    return Token(
+        id=int(r["id"]),
+        account_id=int(r["account_id"]),
+        kind=r["kind"],
+        created_at=r["created_at"],
+        expires_at=r["expires_at"],
+        revoked_at=r["revoked_at"],
+        last_used_at=r["last_used_at"],
+    )

@@ -1,0 +1,28 @@
+"""Personal data in output (Hong Kong PDPO): what is masked, and how.
+
+Travel document numbers and dates of birth are masked in every view of a case; a caseworker
+or supervisor may reveal them (`workflows.authz.REVEAL`), and each reveal is kept as an
+access record (`qmas audit access CASE`). Names and emails stay visible: staff need them to
+tell cases apart and to answer letters.
+"""
+
+from __future__ import annotations
+
+PERSONAL_FIELDS = ("travel_document_number", "date_of_birth")
+
+
+def mask_document(value: str) -> str:
+    """A travel document number the way a counter clerk reads it back: E12****78."""
+    if len(value) <= 4:
+        return "*" * len(value)
+    keep = 2 if len(value) < 8 else 3
+    return value[:keep] + "*" * (len(value) - keep - 2) + value[-2:]
+
+
+def mask_date_of_birth(value: str) -> str:
+    """The year alone (1985-**-**): enough to see an age band, not to identify a person."""
+    return value[:4] + "-**-**" if len(value) >= 4 else "****-**-**"
+
+
+def is_masked(value: str | None) -> bool:
+    return value is not None and "*" in value
