@@ -72,3 +72,37 @@ def persons(data: dict[str, Any]) -> int:
     """Who pays each fee of an application file (docs/rules.md §3.1): the applicant and every
     dependant."""
     return 1 + len(data.get("dependants", []))
+
+
+# --- accounts ------------------------------------------------------------------------------
+# The test staff, one account per role (two caseworkers, for the four-eyes pairs). No
+# passwords: argon2 costs ~50 ms a hash; tests that log in add a password themselves.
+STAFF: dict[str, tuple[str, ...]] = {
+    "officer.lam": ("caseworker",),
+    "officer.wong": ("caseworker",),
+    "supervisor.ho": ("supervisor",),
+    "committee.cheung": ("committee",),
+    "auditor.yu": ("auditor",),
+    "admin.lee": ("admin",),
+}
+# Who acts in each role when a test does not care: distinct accounts, so that no four-eyes
+# rule refuses a walk through the lifecycle. ``applicant``: a caseworker recording the act.
+ACTOR_FOR: dict[str, str] = {
+    "applicant": "officer.wong",
+    "caseworker": "officer.lam",
+    "supervisor": "supervisor.ho",
+    "committee": "committee.cheung",
+    "auditor": "auditor.yu",
+    "system": "system",
+}
+
+
+def add_staff(store: Any) -> None:
+    """The `STAFF` accounts and the built-in ``system`` account, in ``store``."""
+    from states.accounts import Accounts
+
+    accounts = Accounts(store)
+    accounts.ensure_system("2023-01-01T00:00:00Z")
+    for username, roles in STAFF.items():
+        if accounts.get(username) is None:
+            accounts.add(username, roles, by="tests", at="2023-01-01T00:00:00Z")

@@ -14,6 +14,7 @@ import pytest
 import time_machine
 
 from console.cli import main
+from tests.factories import add_staff
 from workflows.engine import default_store
 
 Result = tuple[int, str, str]
@@ -43,6 +44,8 @@ def qmas(
 
 @pytest.fixture
 def ready(qmas: Qmas, frozen_clock: time_machine.Traveller) -> Qmas:
-    """An initialised database, on the frozen clock (every test that advances uses this)."""
+    """An initialised database with the test staff (`tests.factories.STAFF`), on the frozen
+    clock (every test that advances uses this)."""
     assert qmas("init")[0] == 0
+    add_staff(default_store())
     return qmas
