@@ -32,7 +32,6 @@ READ_CASES = frozenset({"caseworker", "supervisor", "committee", "auditor"})
 CREATE_CASES = frozenset({"caseworker", "supervisor"})
 REVEAL = frozenset({"caseworker", "supervisor"})  # may see personal data unmasked, recorded
 VERIFY_AUDIT = frozenset({"auditor", "admin"})
-READ_ACCESS = frozenset({"auditor", "admin", "supervisor"})
 
 
 class AuthSettings(BaseSettings):
