@@ -556,8 +556,20 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
 ) -> None:
     """Serve the REST API (/api/v1; OpenAPI at /api/v1/openapi.json) until interrupted."""
+    import socket
+
     from console.web.app import serve as run
 
+    # uvicorn reports a bad address in several log lines and exits 3 (our "permission
+    # denied"): try the address first, so that the answer is one line and exit 1.
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except (OSError, UnicodeError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise QmasError(f"cannot listen on {host}:{port}: {reason}") from None
     default_store().init()  # a fresh database works at once, as with 'qmas demo'
     run(host, port)
 
