@@ -73,6 +73,8 @@ from workflows import advance, create_case, samples
 from workflows.calendar import add_working_days
 from workflows.clock import HK, iso, today_hk
 from workflows.effects import check_digit
+from workflows.four_eyes import EARLIER as FOUR_EYES_LATER
+from workflows.four_eyes import WATCHED as FOUR_EYES_WATCHED
 from workflows.rules import annual_quota, assess, fee_due_at
 from workflows.rules.family import Dependant
 from workflows.settings import WorkflowSettings
@@ -81,7 +83,13 @@ from workflows.spec import MOVES, Trigger
 # Every transition happens at this moment (seed era: gpt-2023 rules, HK$230 visa fee per person,
 # no application fee, no quota cap).
 NOW = datetime(2023, 6, 1, 10, 0, tzinfo=HK)
-ACTOR = "bench"
+# One account per role, as in real use: the four-eyes rules refuse one actor doing both steps.
+ACTORS = {
+    "applicant": "bench.counter",
+    "system": "system",
+    "caseworker": "bench.officer",
+    "committee": "bench.committee",
+}
 TARGETS = {  # database -> (engine transitions/s at least, raw/engine ratio at most)
     "sqlite": (2000.0, 2.5),
     "postgresql": (600.0, 3.0),
@@ -386,7 +394,7 @@ def run_engine(store: Store, n: int, steps: Sequence[Step], tick: Tick, profile:
             version = advance(
                 case_id,
                 s.trigger,
-                ACTOR,
+                ACTORS[s.role],
                 s.role,
                 version,
                 data=s.data,
@@ -544,6 +552,11 @@ SQL_LIVE = (
     f"AND id != ? AND state IN ({', '.join('?' for _ in LIVE_STATES)})"
 )
 SQL_LOCK = "SELECT pg_advisory_xact_lock(hashtext(?))"
+WATCHED = sorted(FOUR_EYES_WATCHED)
+SQL_ACTS = (  # the four-eyes fact: who did the watched steps
+    'SELECT "trigger", actor FROM history WHERE case_id = ? '
+    f'AND "trigger" IN ({", ".join("?" for _ in WATCHED)})'
+)
 SQL_DOCS = "SELECT * FROM document_requests WHERE case_id = ? ORDER BY id"
 SQL_QUOTA_USED = "SELECT used FROM quota_usage WHERE year = ?"
 SQL_QUOTA_ROW = "INSERT INTO quota_usage (year, used) VALUES (?, 0) ON CONFLICT DO NOTHING"
@@ -772,6 +785,8 @@ def raw_transition(db: RawDB, case_id: int, step: Step, p: RawPlan) -> int:
         row = db.one(SQL_LOCK_CASE if db.dialect == "postgresql" else SQL_CASE, (case_id,))
         version, from_state = row["version"], row["state"]
         to_state = p.dests[step.trigger]
+        if p.full and step.trigger in FOUR_EYES_LATER:
+            db.all(SQL_ACTS, (case_id, *WATCHED))
         fx = RAW_EFFECTS[step.trigger](db, row, step, p)
         if fx.quota and db.run(SQL_QUOTA_CLAIM, (p.today.year,)) != 1:
             raise RuntimeError("quota counter missing")
@@ -782,7 +797,7 @@ def raw_transition(db: RawDB, case_id: int, step: Step, p: RawPlan) -> int:
             "from_state": from_state,
             "to_state": to_state,
             "trigger": step.trigger,
-            "actor": ACTOR,
+            "actor": ACTORS[step.role],
             "role": step.role,
             "reason": None,
             "note": None,
@@ -816,7 +831,7 @@ def raw_transition(db: RawDB, case_id: int, step: Step, p: RawPlan) -> int:
             "trigger": step.trigger,
             "from_state": from_state,
             "to_state": to_state,
-            "actor": ACTOR,
+            "actor": ACTORS[step.role],
             "role": step.role,
             "reason": None,
             "reason_code": None,
