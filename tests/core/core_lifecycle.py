@@ -18,7 +18,7 @@ from states.models import TABLES
 from states.models import history as hist_t
 from states.models import outbox as out_t
 from states.store import Store
-from tests.factories import application, overseas_application, persons
+from tests.factories import ACTOR_FOR, application, overseas_application, persons
 from workflows import advance, create_case
 from workflows.clock import HK
 from workflows.spec import Trigger
@@ -85,14 +85,18 @@ class Step:
     role: str
     data: dict[str, Any] | None = None
     reason: str | None = None
-    actor: str = "Officer LAM"
+    actor: str = ""  # empty: ACTOR_FOR[role], the test account for the role
     note: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.actor:
+            object.__setattr__(self, "actor", ACTOR_FOR[self.role])
 
 
 # One valid way to fire each trigger (role allowed, input that satisfies every input guard).
 VALID: dict[Trigger, Step] = {
-    T.submit: Step(T.submit, "applicant", actor="CHAN Tai Man"),
-    T.issue_file_number: Step(T.issue_file_number, "system", actor="qmas-intake"),
+    T.submit: Step(T.submit, "applicant"),
+    T.issue_file_number: Step(T.issue_file_number, "system"),
     T.request_documents: Step(
         T.request_documents, "caseworker", {"documents": ["police_certificate", "financial_proof"]}
     ),
@@ -101,8 +105,8 @@ VALID: dict[Trigger, Step] = {
         "caseworker",
         {"received": ["police_certificate"], "waived": {"financial_proof": "Bank letter on file"}},
     ),
-    T.shortlist: Step(T.shortlist, "supervisor", actor="Senior Officer HO"),
-    T.allot_quota: Step(T.allot_quota, "committee", actor="Selection Committee"),
+    T.shortlist: Step(T.shortlist, "supervisor"),
+    T.allot_quota: Step(T.allot_quota, "committee"),
     T.record_mainland_consent: Step(
         T.record_mainland_consent,
         "caseworker",
@@ -112,14 +116,12 @@ VALID: dict[Trigger, Step] = {
     T.issue_evisa: Step(T.issue_evisa, "caseworker"),
     T.refuse: Step(T.refuse, "committee", reason="Not selected in this exercise."),
     T.withdraw: Step(T.withdraw, "applicant", reason="Moved to Singapore"),
-    T.lapse: Step(T.lapse, "system", reason="No reply by the due date.", actor="qmas-reminders"),
+    T.lapse: Step(T.lapse, "system", reason="No reply by the due date."),
     T.record_documents: Step(
         T.record_documents, "caseworker", {"received": ["police_certificate"]}
     ),
     T.amend: Step(T.amend, "supervisor", {"applicant": {"email": "chan.tai.man@mail.example.org"}}),
-    T.note: Step(
-        T.note, "auditor", note="Checked against the 2023 intake file.", actor="Auditor YU"
-    ),
+    T.note: Step(T.note, "auditor", note="Checked against the 2023 intake file."),
 }
 
 _TO_SHORTLIST = [T.submit, T.issue_file_number, T.request_documents, T.receive_documents]

@@ -18,7 +18,7 @@ from states.audit import verify
 from states.catalogue import TERMINAL
 from states.models import applications
 from tests.core.clikit import Qmas, Result
-from tests.factories import application, overseas_application
+from tests.factories import ACTOR_FOR, application, overseas_application
 from workflows.clock import HK
 from workflows.engine import default_store
 from workflows.spec import Trigger
@@ -53,14 +53,17 @@ def one_error_line(result: Result, *, code: int, contains: str) -> str:
 
 
 def advance(qmas: Qmas, case_id: int, trigger: str, role: str, *extra: str) -> Result:
-    return qmas("case", "advance", str(case_id), trigger, "--actor", "Officer LAM", "--role", role,
+    """``case advance`` as the test account for ``role`` (`ACTOR_FOR`; an unknown role is
+    tried by officer.lam, so that the role itself is what gets refused)."""
+    actor = ACTOR_FOR.get(role, "officer.lam")
+    return qmas("case", "advance", str(case_id), trigger, "--actor", actor, "--role", role,
                 *extra)  # fmt: skip
 
 
 def drive_to_evisa(qmas: Qmas, case_id: int) -> None:
     steps: list[tuple[str, str, list[str]]] = [
         ("submit", "applicant", []),
-        ("issue_file_number", "system", []),
+        ("issue_file_number", "caseworker", []),
         ("request_documents", "caseworker", ["--data", '{"documents": ["police_certificate"]}']),
         ("receive_documents", "caseworker", ["--data", '{"received": ["police_certificate"]}']),
         ("shortlist", "supervisor", []),
@@ -148,7 +151,7 @@ def test_case_advance_happy_path_prints_the_move(ready: Qmas, tmp_path: Path) ->
     code, out, err = advance(ready, case_id, "submit", "applicant")
     assert (code, err) == (0, "")
     assert out.strip() == f"Case {case_id}: draft → submitted (submit), version 1"
-    drive_rest = advance(ready, case_id, "issue_file_number", "system", "--expect-version", "1")
+    drive_rest = advance(ready, case_id, "issue_file_number", "caseworker", "--expect-version", "1")
     assert drive_rest[0] == 0 and "version 2" in drive_rest[1]
 
 
@@ -211,7 +214,7 @@ def test_pay_fee_refusal_lists_all_reasons_on_one_line(ready: Qmas, tmp_path: Pa
     case_id = new_case(ready, tmp_path, overseas_application())
     for trigger, role in [
         ("submit", "applicant"),
-        ("issue_file_number", "system"),
+        ("issue_file_number", "caseworker"),
         ("shortlist", "caseworker"),
         ("allot_quota", "committee"),
     ]:
@@ -325,7 +328,7 @@ def test_case_history_json_entries_carry_the_contract_keys(ready: Qmas, tmp_path
         assert entry["at"] == "2023-06-01T02:00:00.000000Z"
     assert [e["trigger"] for e in entries[:2]] == ["submit", "issue_file_number"]
     assert entries[0]["from_state"] == "draft" and entries[-1]["to_state"] == "evisa_issued"
-    assert entries[-1]["actor"] == "Officer LAM" and entries[-1]["role"] == "caseworker"
+    assert entries[-1]["actor"] == "officer.lam" and entries[-1]["role"] == "caseworker"
     code, out, _ = ready("case", "history", str(case_id))
     assert code == 0 and "issue_evisa" in out
 

@@ -213,7 +213,7 @@ def test_threads_each_driving_their_own_case_through_the_lifecycle_all_succeed(
 
 
 # --- processes -----------------------------------------------------------------------------
-Job = tuple[int, str, str, dict[str, Any] | None, str | None, int | None]
+Job = tuple[int, str, str, str, dict[str, Any] | None, str | None, int | None]
 
 
 def race_child(
@@ -236,19 +236,21 @@ def race_child(
         results.put((worker, -1, "crash", f"{type(err).__name__}: {err}"))
         return
     try:
-        for index, (case_id, trigger, role, data, reason, expected) in enumerate(jobs):
+        for index, (case_id, trigger, actor, role, data, reason, expected) in enumerate(jobs):
             barrier.wait(timeout=60)
             kind, message = attempt(
-                lambda c=case_id, t=trigger, r=role, d=data, why=reason, v=expected: advance(
-                    c,
-                    t,
-                    "worker",
-                    r,
-                    expected_version=v,
-                    reason=why,
-                    data=d,
-                    store=store,
-                    now=FROZEN_AT,
+                lambda c=case_id, t=trigger, a=actor, r=role, d=data, why=reason, v=expected: (
+                    advance(
+                        c,
+                        t,
+                        a,
+                        r,
+                        expected_version=v,
+                        reason=why,
+                        data=d,
+                        store=store,
+                        now=FROZEN_AT,
+                    )
                 )
             )
             results.put((worker, index, kind, message))
@@ -257,7 +259,7 @@ def race_child(
 
 
 def _job(case_id: int, step: Step, expected: int | None) -> Job:
-    return (case_id, step.trigger.value, step.role, step.data, step.reason, expected)
+    return (case_id, step.trigger.value, step.actor, step.role, step.data, step.reason, expected)
 
 
 @pytest.mark.slow

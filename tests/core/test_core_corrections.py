@@ -21,7 +21,7 @@ from states.errors import PermissionDenied
 from states.store import Store
 from tests.core.clikit import Qmas, Result
 from tests.core.core_lifecycle import ROLES, VALID, Step, T, drive_to, fire, outbox_rows, snapshot
-from tests.factories import application, overseas_application
+from tests.factories import ACTOR_FOR, application, overseas_application
 from workflows.documents import label
 from workflows.engine import default_store
 from workflows.spec import MOVES, Trigger
@@ -36,9 +36,9 @@ def new_case(qmas: Qmas, tmp_path: Path, data: dict[str, Any]) -> int:
 
 
 def advance(qmas: Qmas, case: int, trigger: str, role: str, *extra: str) -> Result:
-    return qmas(
-        "case", "advance", str(case), trigger, "--actor", "Officer LAM", "--role", role, *extra
-    )
+    """``case advance`` as the test account for ``role`` (`ACTOR_FOR`)."""
+    actor = ACTOR_FOR[role]
+    return qmas("case", "advance", str(case), trigger, "--actor", actor, "--role", role, *extra)
 
 
 def moved(qmas: Qmas, case: int, trigger: str, role: str, *extra: str) -> None:
@@ -78,7 +78,7 @@ def with_documents_requested(qmas: Qmas, tmp_path: Path, *items: str) -> int:
     """An English-writing applicant's case, asked for ``items`` by 14 July 2023."""
     case_id = new_case(qmas, tmp_path, overseas_application())
     moved(qmas, case_id, "submit", "applicant")
-    moved(qmas, case_id, "issue_file_number", "system")
+    moved(qmas, case_id, "issue_file_number", "caseworker")
     data = json.dumps({"documents": list(items), "due": "2023-07-14"})
     moved(qmas, case_id, "request_documents", "caseworker", "--data", data)
     return case_id
@@ -109,7 +109,7 @@ def test_record_documents_twice_then_receive_documents_with_nothing_left(
     }
     # What stays open is still asked for, by name and due date.
     code, out, err = ready(
-        "case", "preview", str(case_id), "receive_documents", "--actor", "Officer LAM",
+        "case", "preview", str(case_id), "receive_documents", "--actor", "officer.lam",
         "--role", "caseworker", "--json",
     )  # fmt: skip
     assert (code, err) == (0, "")
@@ -240,7 +240,7 @@ def test_amend_changes_email_language_and_representative_keeping_before_and_afte
         "submitted",
         "submitted",
     )
-    assert (row["actor"], row["role"]) == ("Officer LAM", "caseworker")
+    assert (row["actor"], row["role"]) == ("officer.lam", "caseworker")
     assert row["payload"]["before"]["email"] == "chan.taiman@example.com"
     assert row["payload"]["after"]["email"] == "chan.tm@mail.example.org"
     assert (row["payload"]["before"]["language"], row["payload"]["after"]["language"]) == (
@@ -270,11 +270,11 @@ def test_amend_changes_email_language_and_representative_keeping_before_and_afte
 def test_amended_details_are_used_for_the_next_letters(ready: Qmas, tmp_path: Path) -> None:
     case_id = new_case(ready, tmp_path, application())
     moved(ready, case_id, "submit", "applicant")
-    moved(ready, case_id, "issue_file_number", "system")
+    moved(ready, case_id, "issue_file_number", "caseworker")
     data = '{"applicant": {"email": "chan.tm@mail.example.org", "representative": null}}'
     moved(ready, case_id, "amend", "caseworker", "--data", data)
     code, out, err = ready(
-        "case", "preview", str(case_id), "request_documents", "--actor", "Officer LAM",
+        "case", "preview", str(case_id), "request_documents", "--actor", "officer.lam",
         "--role", "caseworker", "--data", '{"documents": ["police_certificate"]}', "--json",
     )  # fmt: skip
     assert (code, err) == (0, "")
@@ -365,12 +365,18 @@ def test_amend_on_a_closed_case_is_refused(ready: Qmas, tmp_path: Path) -> None:
 def test_amend_is_for_caseworkers_and_supervisors(ready: Qmas, tmp_path: Path) -> None:
     case_id = new_case(ready, tmp_path, application())
     data = '{"applicant": {"email": "new@mail.example.org"}}'
-    for role in ("applicant", "committee", "auditor", "system"):
+    for role in ("applicant", "committee", "auditor"):
         refused(
             advance(ready, case_id, "amend", role, "--data", data),
             code=3,
             contains="allowed roles: caseworker, supervisor",
         )
+    # No person may take the role 'system' on the command line, for any move.
+    refused(
+        advance(ready, case_id, "amend", "system", "--data", data),
+        code=3,
+        contains="no person may take it",
+    )
     assert show(ready, case_id)["version"] == 0
 
 
@@ -402,7 +408,7 @@ def test_note_on_a_closed_case_by_an_auditor_is_kept_in_history_only(
         "withdrawn",
         "withdrawn",
     )
-    assert (last["note"], last["role"], last["actor"]) == (text, "auditor", "Officer LAM")
+    assert (last["note"], last["role"], last["actor"]) == (text, "auditor", "auditor.yu")
     assert all(r["note"] is None for r in rows[:-1])
     code, out, _ = ready("audit", "verify")
     assert code == 0 and "audit ok" in out
@@ -431,12 +437,17 @@ def test_note_roles(ready: Qmas, tmp_path: Path) -> None:
     for version, role in enumerate(("caseworker", "supervisor", "committee", "auditor"), start=1):
         moved(ready, case_id, "note", role, "--note", f"Note by the {role}.")
         assert show(ready, case_id)["version"] == version
-    for role in ("applicant", "system"):
-        refused(
-            advance(ready, case_id, "note", role, "--note", "Hello."),
-            code=3,
-            contains="allowed roles: auditor, caseworker, committee, supervisor",
-        )
+    refused(
+        advance(ready, case_id, "note", "applicant", "--note", "Hello."),
+        code=3,
+        contains="allowed roles: auditor, caseworker, committee, supervisor",
+    )
+    # No person may take the role 'system' on the command line, for any move.
+    refused(
+        advance(ready, case_id, "note", "system", "--note", "Hello."),
+        code=3,
+        contains="no person may take it",
+    )
     assert [r["note"] for r in history(ready, case_id)] == [
         "Note by the caseworker.",
         "Note by the supervisor.",
@@ -483,7 +494,7 @@ def test_auditor_is_denied_on_the_command_line_with_exit_3(
     ready: Qmas, tmp_path: Path, state_steps: list[str], trigger: str, extra: list[str]
 ) -> None:
     case_id = new_case(ready, tmp_path, application())
-    roles = {"submit": "applicant", "issue_file_number": "system"}
+    roles = {"submit": "applicant", "issue_file_number": "caseworker"}
     for step in state_steps:
         moved(ready, case_id, step, roles[step])
     before = show(ready, case_id)
@@ -570,7 +581,7 @@ def test_refuse_with_no_reason_at_all_is_refused(ready: Qmas, tmp_path: Path) ->
 
 @pytest.mark.parametrize(
     ("trigger", "role"),
-    [("issue_file_number", "system"), ("note", "caseworker"), ("amend", "caseworker")],
+    [("issue_file_number", "caseworker"), ("note", "caseworker"), ("amend", "caseworker")],
 )
 def test_reason_code_on_a_move_that_does_not_close_is_invalid_input(
     ready: Qmas, tmp_path: Path, trigger: str, role: str

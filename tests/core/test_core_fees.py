@@ -24,7 +24,7 @@ from states.models import TABLES
 from states.models import dependants as dep_t
 from states.store import Store
 from tests.core.core_lifecycle import snapshot
-from tests.factories import overseas_application, persons
+from tests.factories import ACTOR_FOR, add_staff, overseas_application, persons
 from workflows import advance, create_case
 from workflows.clock import HK
 from workflows.effects import check_digit
@@ -315,11 +315,12 @@ def test_case_show_json__application_fee_and_dependants_evisa_numbers(
     path.write_text(json.dumps(family(3)), encoding="utf-8")
     with time_machine.travel(FROM_2025, tick=False):
         assert qmas("init")[0] == 0
+        add_staff(default_store())
         code, out, _ = qmas("case", "new", str(path))
         case_id = int(out)
         steps: list[tuple[str, str, dict[str, Any] | None]] = [
             ("submit", "applicant", app_fee(2400, "pps")),
-            ("issue_file_number", "system", None),
+            ("issue_file_number", "caseworker", None),
             ("shortlist", "supervisor", None),
             ("allot_quota", "committee", None),
             ("pay_fee", "applicant", {"amount": 5200, "method": "fps"}),
@@ -327,8 +328,8 @@ def test_case_show_json__application_fee_and_dependants_evisa_numbers(
         ]
         for trigger, role, data in steps:
             extra = ["--data", json.dumps(data)] if data else []
-            code, _, err = qmas("case", "advance", str(case_id), trigger, "--actor", "LAM",
-                                "--role", role, *extra)  # fmt: skip
+            code, _, err = qmas("case", "advance", str(case_id), trigger,
+                                "--actor", ACTOR_FOR[role], "--role", role, *extra)  # fmt: skip
             assert (code, err) == (0, ""), (trigger, err)
         code, out, _ = qmas("case", "show", str(case_id), "--json")
     view = json.loads(out)

@@ -20,7 +20,7 @@ from states.errors import InvalidInput, NotFound
 from states.models import applications, dependants, document_requests
 from states.store import Store
 from tests.core.clikit import Qmas, Result
-from tests.factories import application, overseas_application, persons
+from tests.factories import ACTOR_FOR, add_staff, application, overseas_application, persons
 from workflows.clock import HK
 from workflows.engine import default_store
 from workflows.views import list_cases, resolve_case
@@ -44,9 +44,9 @@ def new_case(qmas: Qmas, path: str) -> int:
 
 
 def advance(qmas: Qmas, case: str | int, trigger: str, role: str, *extra: str) -> Result:
-    return qmas(
-        "case", "advance", str(case), trigger, "--actor", "Officer LAM", "--role", role, *extra
-    )
+    """``case advance`` as the test account for ``role`` (`ACTOR_FOR`)."""
+    actor = ACTOR_FOR[role]
+    return qmas("case", "advance", str(case), trigger, "--actor", actor, "--role", role, *extra)
 
 
 def moved(qmas: Qmas, case: str | int, trigger: str, role: str, *extra: str) -> None:
@@ -76,7 +76,7 @@ def numbered_family_case(qmas: Qmas, tmp_path: Path) -> int:
     new_case(qmas, write(tmp_path, overseas_application()))  # case 1 keeps no file number
     case_id = new_case(qmas, write(tmp_path, application()))
     moved(qmas, case_id, "submit", "applicant")
-    moved(qmas, case_id, "issue_file_number", "system")
+    moved(qmas, case_id, "issue_file_number", "caseworker")
     return case_id
 
 
@@ -164,7 +164,7 @@ def test_cases_state_may_repeat(ready: Qmas, tmp_path: Path) -> None:
     shortlisted = new_case(ready, write(tmp_path, overseas_application(name="Ann LEE")))
     for trigger, role in [
         ("submit", "applicant"),
-        ("issue_file_number", "system"),
+        ("issue_file_number", "caseworker"),
         ("shortlist", "caseworker"),
     ]:
         moved(ready, shortlisted, trigger, role)
@@ -198,7 +198,7 @@ def test_cases_json_next_due_and_days_in_state(
     ready: Qmas, frozen_clock: time_machine.Traveller, tmp_path: Path
 ) -> None:
     waiting = new_case(ready, write(tmp_path, application()))
-    for trigger, role in [("submit", "applicant"), ("issue_file_number", "system")]:
+    for trigger, role in [("submit", "applicant"), ("issue_file_number", "caseworker")]:
         moved(ready, waiting, trigger, role)
     moved(
         ready,
@@ -370,6 +370,7 @@ def test_example_files_are_accepted_and_submit(
     paid = {"application_fee": {"amount": fee, "method": "fps"}} if fee else {}
     with time_machine.travel(moment, tick=False):
         assert qmas("init")[0] == 0
+        add_staff(default_store())
         case_id = new_case(qmas, str(EXAMPLES / name))
         moved(qmas, case_id, "submit", "applicant", "--data", json.dumps(paid))
         view = show(qmas, str(case_id))

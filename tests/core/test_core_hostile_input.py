@@ -22,7 +22,8 @@ import time_machine
 
 from console.cli import main
 from tests.conftest import FROZEN_AT
-from tests.factories import application, overseas_application
+from tests.factories import ACTOR_FOR, add_staff, application, overseas_application
+from workflows import advance
 from workflows.clock import iso
 from workflows.engine import default_store
 
@@ -75,7 +76,8 @@ class Cli:
         return int(out)
 
     def advance(self, case_id: int, trigger: str, role: str, *extra: str) -> Result:
-        actor = "--actor", "Officer LAM"
+        """``case advance`` as the test account for ``role`` (`ACTOR_FOR`)."""
+        actor = "--actor", ACTOR_FOR[role]
         return self("case", "advance", str(case_id), trigger, *actor, "--role", role, *extra)
 
 
@@ -86,11 +88,12 @@ def qmas(
     capsys: pytest.CaptureFixture[str],
     frozen_clock: time_machine.Traveller,
 ) -> Iterator[Cli]:
-    """An initialised database on the frozen clock."""
+    """An initialised database with the test staff, on the frozen clock."""
     cli = Cli(tmp_path / "hostile.db", capsys)
     monkeypatch.setenv("QMAS_DATABASE_URL", cli.url)
     default_store.cache_clear()
     assert cli("init")[0] == 0
+    add_staff(default_store())
     yield cli
     monkeypatch.setenv("QMAS_DATABASE_URL", cli.url)  # a test may have broken it
     monkeypatch.delenv("QMAS_SQLITE_BUSY_TIMEOUT_MS", raising=False)
@@ -121,13 +124,23 @@ def test_markup_in_user_text_is_printed_literally(qmas: Cli, tmp_path: Path) -> 
     data = application(name=MARKUP_NAME)
     data["applicant"]["representative"]["name"] = MARKUP_REP
     case_id = qmas.new_case(tmp_path, data)
-    note = "--actor", "[/]", "--role", "caseworker", "--note", "[bold red]n[/]"
-    assert qmas("case", "advance", str(case_id), "note", *note)[0] == 0
+    # --actor names an account: markup there is refused, shown literally, and writes nothing.
+    before = qmas.snapshot()
+    note = "--role", "caseworker", "--note", "[bold red]n[/]"
+    refusal = one_error_line(
+        qmas("case", "advance", str(case_id), "note", "--actor", "[/]", *note),
+        code=3,
+        contains="no account named '[/]'",
+    )
+    assert refusal.endswith("('qmas user list')") and qmas.snapshot() == before
+    assert qmas("case", "advance", str(case_id), "note", "--actor", "officer.lam", *note)[0] == 0
+    # An actor written before accounts (free text, as the engine still takes it) stays literal.
+    advance(case_id, "note", "[/]", "caseworker", note="[/]m", store=default_store())
     assert qmas.advance(case_id, "withdraw", "applicant", "--reason", "[/]r [red]x[/]")[0] == 0
 
     code, out, err = qmas("case", "history", str(case_id))
     assert (code, err) == (0, "")
-    for text in ("[/] (caseworker)", "[bold red]n[/]", "[/]r [red]x[/]"):
+    for text in ("[/] (caseworker)", "[bold red]n[/]", "[/]m", "[/]r [red]x[/]"):
         assert flat(text) in flat(out), text
 
     code, out, err = qmas("case", "show", str(case_id))
@@ -183,6 +196,9 @@ def test_control_characters_in_error_lines_are_escaped(qmas: Cli, argv: list[str
 
 
 # --- 2. ids no row can have ------------------------------------------------------------------
+NOTE_BY_CASEWORKER = ["--actor", "officer.lam", "--role", "caseworker", "--note", "n"]
+
+
 @pytest.mark.parametrize("number", HUGE_IDS, ids=["20-digits", "2**63", "5000-digits"])
 @pytest.mark.parametrize(
     "argv",
@@ -191,8 +207,8 @@ def test_control_characters_in_error_lines_are_escaped(qmas: Cli, argv: list[str
         ["case", "history", "{n}"],
         ["case", "actions", "{n}", "--role", "caseworker"],
         ["case", "checklist", "{n}"],
-        ["case", "advance", "{n}", "note", "--actor", "a", "--role", "caseworker", "--note", "n"],
-        ["case", "preview", "{n}", "note", "--actor", "a", "--role", "caseworker", "--note", "n"],
+        ["case", "advance", "{n}", "note", *NOTE_BY_CASEWORKER],
+        ["case", "preview", "{n}", "note", *NOTE_BY_CASEWORKER],
         ["workflow", "diagram", "--case", "{n}"],
     ],
     ids=["show", "history", "actions", "checklist", "advance", "preview", "diagram"],
@@ -262,9 +278,8 @@ def test_write_lock_held_elsewhere_is_one_database_line(
         for argv in (
             ["case", "new", str(path)],
             ["init"],
-            ["case", "advance", str(case_id), "note", "--actor", "a", "--role", "caseworker",
-             "--note", "n"],
-        ):  # fmt: skip
+            ["case", "advance", str(case_id), "note", *NOTE_BY_CASEWORKER],
+        ):
             one_error_line(qmas(*argv), code=8, contains="error: database: database is locked")
     finally:
         holder.execute("ROLLBACK")
@@ -415,7 +430,7 @@ def test_closed_cases_have_no_next_due(qmas: Cli, tmp_path: Path) -> None:
     docs = ["--data", '{"documents": ["police_certificate"]}']
     for case_id in (open_id, closed_id):
         assert qmas.advance(case_id, "submit", "applicant")[0] == 0
-        assert qmas.advance(case_id, "issue_file_number", "system")[0] == 0
+        assert qmas.advance(case_id, "issue_file_number", "caseworker")[0] == 0
         assert qmas.advance(case_id, "request_documents", "caseworker", *docs)[0] == 0
     assert qmas.advance(closed_id, "withdraw", "applicant")[0] == 0
     code, out, _ = qmas("cases", "--json")
@@ -453,7 +468,7 @@ def test_a_workflow_setting_that_does_not_parse_is_a_configuration_error(
     monkeypatch.setenv(variable, value)
     default_settings.cache_clear()
     try:
-        argv = ["case", "preview", case, "note", "--actor", "A", "--role", "auditor"]
+        argv = ["case", "preview", case, "note", "--actor", "auditor.yu", "--role", "auditor"]
         result = qmas(*argv, "--note", "x")
     finally:
         monkeypatch.delenv(variable)
@@ -473,8 +488,9 @@ def test_a_due_date_more_than_a_year_away_is_refused_with_a_sentence(
     qmas: Cli, tmp_path: Path
 ) -> None:
     case = new_overseas_case(qmas, tmp_path)
-    for trigger, role in (("submit", "applicant"), ("issue_file_number", "system")):
-        assert qmas("case", "advance", case, trigger, "--actor", "A", "--role", role)[0] == 0
+    for trigger, role in (("submit", "applicant"), ("issue_file_number", "caseworker")):
+        assert qmas.advance(int(case), trigger, role)[0] == 0
     data = json.dumps({"documents": ["photograph"], "due": "9999-12-31"})
-    argv = ["case", "advance", case, "request_documents", "--actor", "A", "--role", "caseworker"]
+    argv = ["case", "advance", case, "request_documents", "--actor", "officer.lam",
+            "--role", "caseworker"]  # fmt: skip
     one_error_line(qmas(*argv, "--data", data), code=5, contains="more than a year away")

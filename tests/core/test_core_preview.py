@@ -44,7 +44,7 @@ from tests.core.core_lifecycle import (
     outbox_rows,
     snapshot,
 )
-from tests.factories import application, overseas_application
+from tests.factories import ACTOR_FOR, application, overseas_application
 from workflows.documents import label
 from workflows.engine import advance, preview
 from workflows.spec import Trigger
@@ -169,14 +169,15 @@ def test_preview_and_advance_agree_and_preview_writes_nothing(
     with time_machine.travel(FROZEN_AT, tick=False):
         case_id = drive_to(store, target, mainland=mainland or target is S.mainland_consent)
         for extra_trigger, extra_role, extra, extra_note in extras:
-            attempt(partial(advance, case_id, extra_trigger, "Officer LAM", extra_role, data=extra,
-                            note=extra_note, store=store))  # fmt: skip
+            attempt(partial(advance, case_id, extra_trigger, ACTOR_FOR[extra_role], extra_role,
+                            data=extra, note=extra_note, store=store))  # fmt: skip
         with store.read() as tx:
             case = tx.load_case(case_id)
         state, version = case.state, case.version
 
         # Who asks, with what: often what the trigger needs, often not.
         role = data.draw(st.sampled_from([VALID[trigger].role] * 3 + list(ALL_ROLES)), "role")
+        actor = ACTOR_FOR[role]  # may be who did an earlier step: a four-eyes refusal
         given_data = data.draw(st.sampled_from(DATA.get(trigger, [None]) * 3 + MALFORMED), "data")
         reason = data.draw(st.sampled_from([None, "", "Not selected in this exercise."]), "reason")
         reason_code = data.draw(st.sampled_from([None] * 4 + REASON_CODES), "reason_code")
@@ -193,14 +194,12 @@ def test_preview_and_advance_agree_and_preview_writes_nothing(
         }
 
         rows_before, bytes_before = snapshot(store), sqlite_digest(db)
-        seen, preview_error = attempt(
-            lambda: preview(case_id, trigger, "Officer LAM", role, **asked)
-        )
+        seen, preview_error = attempt(lambda: preview(case_id, trigger, actor, role, **asked))
         report = preview_report(seen, store=store) if seen is not None else None
         assert snapshot(store) == rows_before, "preview wrote to a table"
         assert sqlite_digest(db) == bytes_before, "preview changed the SQLite file"
 
-        done, error = attempt(lambda: advance(case_id, trigger, "Officer LAM", role, **asked))
+        done, error = attempt(lambda: advance(case_id, trigger, actor, role, **asked))
 
     event(f"{trigger}: {'allowed' if done is not None else type(error).__name__}")
     if preview_error is not None:
@@ -264,8 +263,9 @@ def new_case(qmas: Qmas, tmp_path: Path, data: dict[str, Any]) -> int:
 
 
 def moved(qmas: Qmas, case: int | str, trigger: str, role: str, *extra: str) -> None:
+    """``case advance`` as the test account for ``role`` (`ACTOR_FOR`)."""
     code, _, err = qmas(
-        "case", "advance", str(case), trigger, "--actor", "Officer LAM", "--role", role, *extra
+        "case", "advance", str(case), trigger, "--actor", ACTOR_FOR[role], "--role", role, *extra
     )
     assert (code, err) == (0, ""), (trigger, err)
 
@@ -274,7 +274,7 @@ def numbered(qmas: Qmas, tmp_path: Path, data: dict[str, Any]) -> int:
     """A case with its file number issued (QM2023-<id>)."""
     case_id = new_case(qmas, tmp_path, data)
     moved(qmas, case_id, "submit", "applicant")
-    moved(qmas, case_id, "issue_file_number", "system")
+    moved(qmas, case_id, "issue_file_number", "caseworker")
     return case_id
 
 
@@ -287,7 +287,7 @@ def shortlisted(qmas: Qmas, tmp_path: Path, data: dict[str, Any]) -> int:
 def previewed(qmas: Qmas, case: int | str, trigger: str, role: str, *extra: str) -> dict[str, Any]:
     """`qmas case preview ... --json`: exit 0, nothing on stderr, the contract keys."""
     code, out, err = qmas(
-        "case", "preview", str(case), trigger, "--actor", "Officer LAM", "--role", role,
+        "case", "preview", str(case), trigger, "--actor", ACTOR_FOR[role], "--role", role,
         *extra, "--json",
     )  # fmt: skip
     assert (code, err) == (0, ""), err
@@ -353,8 +353,8 @@ def test_preview_without_json_is_a_readable_verdict(ready: Qmas, tmp_path: Path)
     case_id = numbered(ready, tmp_path, overseas_application())
 
     def text(trigger: str, role: str) -> str:
-        code, out, err = ready("case", "preview", str(case_id), trigger, "--actor", "Officer LAM",
-                               "--role", role)  # fmt: skip
+        code, out, err = ready("case", "preview", str(case_id), trigger,
+                               "--actor", ACTOR_FOR[role], "--role", role)  # fmt: skip
         assert (code, err) == (0, ""), err
         return out
 
@@ -492,7 +492,7 @@ def test_preview_bad_input_exits_2_with_one_line(
     before = written(ready, case_id)
     trigger, *extra = argv
     code, out, err = ready(
-        "case", "preview", str(case_id), trigger, "--actor", "Officer LAM", "--role",
+        "case", "preview", str(case_id), trigger, "--actor", "supervisor.ho", "--role",
         "supervisor", *extra, "--json",
     )  # fmt: skip
     assert (code, out) == (2, ""), err

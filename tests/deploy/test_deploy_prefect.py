@@ -108,13 +108,15 @@ def test_deploy_all__event_triggers_dispatch_and_worker_delivers_email(
 
         qmas = [sys.executable, "-m", "console.cli"]
         _run([*qmas, "init"], env)
+        # A caseworker records the applicant's submission (the CLI acts as an account).
+        _run([*qmas, "user", "add", "officer.wong", "--role", "caseworker"], env)
         app_file = tmp / "application.json"
         application = overseas_application(email="deploy.test@example.org")
         app_file.write_text(json.dumps(application))
         case_id = _run([*qmas, "case", "new", str(app_file)], env).strip()
         # Today's date: the HK$600 application fee (from 26 Feb 2025) for every person.
         paid = {"application_fee": {"amount": 600 * persons(application), "method": "fps"}}
-        _run([*qmas, "case", "advance", case_id, "submit", "--actor", "Emily WATSON",
+        _run([*qmas, "case", "advance", case_id, "submit", "--actor", "officer.wong",
               "--role", "applicant", "--data", json.dumps(paid)], env)  # fmt: skip
 
         # The commit's event reaches the server and the trigger creates a flow run.

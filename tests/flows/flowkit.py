@@ -28,6 +28,7 @@ from states.models import deliveries as dl_t
 from states.models import delivery_attempts as at_t
 from states.models import history as hist_t
 from states.store import Store
+from tests.factories import ACTOR_FOR
 from tests.notifications.smtp_server import Received
 from workflows import advance, create_case
 from workflows.clock import now_utc
@@ -41,13 +42,17 @@ class Step:
     role: str
     data: dict[str, Any] | None = None
     reason: str | None = None
-    actor: str = "Officer LAM"
+    actor: str = ""  # empty: ACTOR_FOR[role], the test account for the role
+
+    def __post_init__(self) -> None:
+        if not self.actor:
+            object.__setattr__(self, "actor", ACTOR_FOR[self.role])
 
 
-SUBMIT = Step("submit", "applicant", actor="the applicant")
-FILE_NUMBER = Step("issue_file_number", "system", actor="qmas-intake")
-SHORTLIST = Step("shortlist", "supervisor", actor="Senior Officer HO")
-ALLOT = Step("allot_quota", "committee", actor="Selection Committee")
+SUBMIT = Step("submit", "applicant")
+FILE_NUMBER = Step("issue_file_number", "system")
+SHORTLIST = Step("shortlist", "supervisor")
+ALLOT = Step("allot_quota", "committee")
 CONSENT = Step(
     "record_mainland_consent",
     "caseworker",

@@ -20,7 +20,7 @@ from notifications.channels import MailDirChannel
 from notifications.delivery import RetryPolicy, deliver_due
 from notifications.settings import NotificationSettings
 from states.store import Store
-from tests.factories import application, overseas_application
+from tests.factories import ACTOR_FOR, application, overseas_application
 from tests.flows.flowkit import dispatch_plain, history
 from workflows import advance, create_case
 from workflows.clock import HK, now_utc
@@ -45,9 +45,9 @@ MAINLAND: list[Move] = [
     ),
     ("record_documents", "caseworker", {"data": {"received": ["police_certificate"]}}),
     ("receive_documents", "caseworker", {"data": {"received": ["academic_certificates"]}}),
-    ("shortlist", "supervisor", {}),
+    ("shortlist", "caseworker", {}),
     ("note", "supervisor", {}),
-    ("refuse", "supervisor", {"reason_code": "not_selected"}),
+    ("refuse", "supervisor", {"reason_code": "not_selected"}),  # not who shortlisted: four eyes
 ]
 OVERSEAS: list[Move] = [
     ("submit", "applicant", {}),
@@ -65,7 +65,7 @@ def run(store: Store, case_id: int, label: str, moves: list[Move]) -> list[str]:
     notes = []
     for n, (trigger, role, kwargs) in enumerate(moves):
         notes.append(note(label, n))
-        advance(case_id, trigger, "Officer LAM", role, note=notes[-1], store=store, **kwargs)
+        advance(case_id, trigger, ACTOR_FOR[role], role, note=notes[-1], store=store, **kwargs)
     return notes
 
 
@@ -129,7 +129,7 @@ def test_notes__are_in_the_history_and_in_no_email(store: Store, tmp_path: Path)
 def test_notes__a_note_alone_sends_nothing(store: Store, tmp_path: Path) -> None:
     with time_machine.travel(datetime(2024, 3, 4, 10, 0, tzinfo=HK), tick=True):
         case_id = create_case(overseas_application(), store=store)
-        advance(case_id, "note", "Officer LAM", "caseworker", note=note("X", 1), store=store)
+        advance(case_id, "note", "officer.lam", "caseworker", note=note("X", 1), store=store)
         dispatch_plain(store)
         folder = tmp_path / "mail"
         report = deliver_due(
