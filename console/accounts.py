@@ -57,7 +57,10 @@ def _email(text: str | None) -> str | None:
 def _read_password() -> str:
     if sys.stdin is None or sys.stdin.closed:
         raise InvalidInput("--password-stdin: nothing on standard input")
-    line = sys.stdin.readline()
+    try:
+        line = sys.stdin.readline()
+    except UnicodeDecodeError:
+        raise InvalidInput("--password-stdin: the password is not valid UTF-8 text") from None
     if not line:
         raise InvalidInput("--password-stdin: nothing on standard input")
     return check_password(line)

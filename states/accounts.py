@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -22,6 +23,8 @@ from states.models import api_tokens as _tokens
 from states.store import Store, Tx
 
 SYSTEM = "system"  # the flows' built-in account (and role): no password, no token, no person
+# The largest id a row can have (a signed 64-bit integer in SQLite and PostgreSQL).
+_MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -98,14 +101,32 @@ def _event(tx: Tx, account: str, event: str, detail: str, by: str, at: str) -> N
     )
 
 
-def _get(tx: Tx, username: str) -> dict[str, Any] | None:
-    row = tx.conn.execute(select(_accounts).where(_accounts.c.username == username)).mappings()
+def _storable(username: str) -> bool:
+    """Whether ``username`` could be in the table at all. A longer name, a NUL (PostgreSQL
+    refuses it in text) or a lone surrogate (no database can encode it) names no account:
+    asking the database would fail instead of answering "no such account"."""
+    if not 0 < len(username) <= 64 or "\x00" in username:
+        return False
+    try:
+        username.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _get(tx: Tx, username: str, *, lock: bool = False) -> dict[str, Any] | None:
+    if not _storable(username):
+        return None
+    stmt = select(_accounts).where(_accounts.c.username == username)
+    if lock and tx.conn.dialect.name == "postgresql":  # SQLite: BEGIN IMMEDIATE already
+        stmt = stmt.with_for_update()
+    row = tx.conn.execute(stmt).mappings()
     found = row.first()
     return dict(found) if found else None
 
 
-def _must_get(tx: Tx, username: str) -> dict[str, Any]:
-    row = _get(tx, username)
+def _must_get(tx: Tx, username: str, *, lock: bool = False) -> dict[str, Any]:
+    row = _get(tx, username, lock=lock)
     if row is None:
         raise NotFound(f"no account named '{username}' ('qmas user list' shows the accounts)")
     return row
@@ -144,6 +165,8 @@ class Accounts:
         by: str,
         at: str,
     ) -> Account:
+        if username == SYSTEM:
+            raise InvalidInput("'system' is the flows' built-in account; choose another username")
         values = {
             "username": username,
             "full_name": full_name,
@@ -168,19 +191,22 @@ class Accounts:
 
     def ensure_system(self, at: str) -> None:
         """The flows' own account: holds the role ``system``, can never log in."""
-        with self.store.write() as tx:
-            if _get(tx, SYSTEM) is None:
-                tx.conn.execute(
-                    insert(_accounts).values(
-                        username=SYSTEM,
-                        full_name="QMAS flows (built-in)",
-                        roles=SYSTEM,
-                        active=True,
-                        created_at=at,
-                        failed_logins=0,
+        try:
+            with self.store.write() as tx:
+                if _get(tx, SYSTEM) is None:
+                    tx.conn.execute(
+                        insert(_accounts).values(
+                            username=SYSTEM,
+                            full_name="QMAS flows (built-in)",
+                            roles=SYSTEM,
+                            active=True,
+                            created_at=at,
+                            failed_logins=0,
+                        )
                     )
-                )
-                _event(tx, SYSTEM, "created", "built-in account of the flows", SYSTEM, at)
+                    _event(tx, SYSTEM, "created", "built-in account of the flows", SYSTEM, at)
+        except IntegrityError:  # two 'qmas init' at once: the other one created it
+            pass
 
     def _change(
         self, username: str, event: str, detail: str, by: str, at: str, **values: Any
@@ -210,13 +236,20 @@ class Accounts:
         )  # fmt: skip
 
     # --- login throttling ----------------------------------------------------------------
-    def login_failed(self, username: str, *, at: str, limit: int, lock_until: str) -> None:
+    def login_failed(self, username: str, *, at: str, limit: int, lock_until: str) -> str | None:
         """Count a failed password; the ``limit``-th in a row locks the account until
-        ``lock_until``. Unknown usernames are not stored (nothing to lock)."""
+        ``lock_until``. Unknown usernames are not stored (nothing to lock).
+
+        The count is read and written under the account's row lock (``BEGIN IMMEDIATE`` on
+        SQLite, ``FOR UPDATE`` on PostgreSQL), so concurrent guesses each count. Returns the
+        lock already in force at ``at`` (a guess in flight when the lock fell: it does not
+        count again, and the caller answers it as locked), else None."""
         with self.store.write() as tx:
-            row = _get(tx, username)
+            row = _get(tx, username, lock=True)
             if row is None:
-                return
+                return None
+            if _locked(row, at):
+                return str(row["locked_until"])
             failures = int(row["failed_logins"]) + 1
             values: dict[str, Any] = {"failed_logins": failures}
             if failures >= limit:
@@ -225,21 +258,34 @@ class Accounts:
             tx.conn.execute(
                 update(_accounts).where(_accounts.c.username == username).values(**values)
             )
+            return None
 
-    def login_succeeded(self, username: str, *, at: str) -> None:
+    def login_succeeded(self, username: str, *, at: str) -> str | None:
+        """Record a login (None), unless the account was locked meanwhile by guesses in
+        flight with this one: then nothing is written and the lock in force is returned."""
         with self.store.write() as tx:
+            row = _get(tx, username, lock=True)
+            if row is not None and _locked(row, at):
+                return str(row["locked_until"])
             tx.conn.execute(
                 update(_accounts)
                 .where(_accounts.c.username == username)
                 .values(last_login_at=at, failed_logins=0, locked_until=None)
             )
+            return None
 
     # --- tokens --------------------------------------------------------------------------
     def add_token(
         self, username: str, digest: str, *, kind: str, expires_at: str, by: str, at: str
     ) -> int:
         with self.store.write() as tx:
-            account = _must_get(tx, username)
+            account = _must_get(tx, username, lock=True)
+            # Checked again here: a 'qmas user disable' may have committed since the caller
+            # looked, and a token issued after it would outlive the disabling.
+            if account["username"] == SYSTEM:
+                raise InvalidInput("the 'system' account acts only inside the flows; no tokens")
+            if not account["active"]:
+                raise InvalidInput(f"account '{username}' is disabled; it cannot have tokens")
             result = tx.conn.execute(
                 insert(_tokens).values(
                     account_id=account["id"],
@@ -275,6 +321,8 @@ class Accounts:
 
     def revoke_token(self, token_id: int, *, by: str, at: str) -> tuple[Token, str]:
         """Revoke one token (revoking twice is harmless); returns it and its owner."""
+        if not 0 < token_id <= _MAX_ID:  # no row has such an id (and SQLite cannot bind it)
+            raise NotFound(f"no token {str(token_id)[:40]}")
         with self.store.write() as tx:
             row = (
                 tx.conn.execute(
@@ -356,6 +404,16 @@ class Accounts:
     def count(self) -> int:
         with self.store.read() as tx:
             return int(tx.conn.execute(select(func.count()).select_from(_accounts)).scalar_one())
+
+
+def _locked(row: dict[str, Any], at: str) -> bool:
+    """Whether the account row is locked at the moment ``at`` (both ISO-8601 UTC text)."""
+    until = row["locked_until"]
+    return until is not None and _parse_iso(at) < _parse_iso(until)
+
+
+def _parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _token(r: Any) -> Token:

@@ -25,9 +25,18 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(stored: str | None, password: str) -> bool:
-    """True when ``password`` matches; an account without a password never matches."""
+    """True when ``password`` matches; an account without a password never matches.
+
+    Every answer costs one argon2 check, whatever the reason it is no: no password stored,
+    a wrong one, or a password that is not text argon2 can take (a lone surrogate, which
+    UTF-8 cannot encode: it is checked with the surrogate escaped, and never matches)."""
     try:
-        return _hasher.verify(stored or _DUMMY, password) and stored is not None
+        password.encode("utf-8")
+        usable = True
+    except UnicodeEncodeError:
+        password, usable = password.encode("utf-8", "surrogatepass").decode("latin-1"), False
+    try:
+        return _hasher.verify(stored or _DUMMY, password) and stored is not None and usable
     except (VerificationError, InvalidHashError):
         return False
 

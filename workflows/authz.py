@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from states.accounts import SYSTEM, Account, Accounts
@@ -39,16 +40,17 @@ class AuthSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="QMAS_", extra="ignore")
 
-    # How long a token from POST /api/v1/auth/token lives.
-    login_token_hours: int = 8
-    # Consecutive wrong passwords that lock an account, and for how long.
-    login_max_failures: int = 5
-    login_lock_minutes: int = 15
-    # Default and longest life of a token from 'qmas token create'.
-    token_days: int = 30
-    token_max_days: int = 366
+    # How long a token from POST /api/v1/auth/token lives (at most a year).
+    login_token_hours: int = Field(default=8, ge=1, le=24 * 366)
+    # Consecutive wrong passwords that lock an account, and for how long (at most a year).
+    login_max_failures: int = Field(default=5, ge=1, le=1000)
+    login_lock_minutes: int = Field(default=15, ge=1, le=60 * 24 * 366)
+    # Default and longest life of a token from 'qmas token create' (at most ten years: a
+    # larger setting would overflow the date instead of being refused).
+    token_days: int = Field(default=30, ge=1, le=3660)
+    token_max_days: int = Field(default=366, ge=1, le=3660)
     # Shortest password accepted ('qmas user add --password-stdin').
-    password_min_length: int = 12
+    password_min_length: int = Field(default=12, ge=1, le=1024)
 
 
 def check_username(text: str) -> str:
@@ -97,6 +99,10 @@ def check_password(password: str, settings: AuthSettings | None = None) -> str:
         raise InvalidInput("the password is longer than 1,024 characters")
     if "\x00" in text:
         raise InvalidInput("the password contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that were not UTF-8, read with surrogateescape
+        raise InvalidInput("the password is not valid UTF-8 text") from None
     return text
 
 

@@ -4,27 +4,34 @@
   ``QMAS_LOGIN_MAX_FAILURES``-th wrong password in a row locks the account for
   ``QMAS_LOGIN_LOCK_MINUTES`` (`TooManyAttempts`, HTTP 429), even for the right password.
   A wrong password, an unknown username and a disabled account get the same answer and
-  cost the same argon2 check, so the answer does not tell which usernames exist.
+  cost the same argon2 check, so the answer does not tell which usernames exist; an unknown
+  username is locked out after as many failures, for as long (`_Phantoms`), so the lock
+  does not tell either. Failures are counted under the account's row lock, and a guess
+  that was in flight when the lock fell is answered as locked, right or wrong: a burst of
+  concurrent guesses gets no more tries than a sequence.
 - `issue_token`: what ``qmas token create`` prints once.
 - `authenticate`: a token → its active account, or `NotAuthenticated` saying why.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from states.accounts import SYSTEM, Account, Accounts
 from states.credentials import new_token, token_digest, verify_password
-from states.errors import InvalidInput, NotAuthenticated, TooManyAttempts
+from states.errors import InvalidInput, NotAuthenticated, NotFound, TooManyAttempts
 from states.store import Store
-from workflows.authz import AuthSettings
+from workflows.authz import USERNAME, AuthSettings
 from workflows.clock import iso, now_utc, parse_iso
 
 # last_used_at is written at most this often per token: a write per request would
 # serialise every reader behind SQLite's one writer.
 _TOUCH_EVERY = timedelta(seconds=60)
 _WRONG = "wrong username or password"
+_MAX_PASSWORD = 1024  # the longest password an account can have (workflows.authz)
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,53 @@ class Issued:
     token_id: int
     username: str
     expires_at: str
+
+
+class _Phantoms:
+    """Failed logins for usernames that name no account that may log in (unknown, or the
+    flows' ``system``), counted and locked exactly like an account's, so that being locked
+    out does not tell which usernames exist. Kept in this process's memory, for at most
+    ``size`` names (the oldest are forgotten): nothing an attacker types is stored. A name
+    is counted per database, as an account is."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[tuple[str, str], tuple[int, datetime | None]] = OrderedDict()
+
+    def locked_until(self, name: tuple[str, str], moment: datetime) -> datetime | None:
+        with self._lock:
+            _, until = self._seen.get(name, (0, None))
+        return until if until is not None and moment < until else None
+
+    def failed(self, name: tuple[str, str], moment: datetime, settings: AuthSettings) -> None:
+        with self._lock:
+            failures, until = self._seen.pop(name, (0, None))
+            if until is not None and moment < until:  # in flight when the lock fell
+                self._seen[name] = (failures, until)
+                return
+            failures += 1
+            if failures >= settings.login_max_failures:
+                failures, until = 0, moment + timedelta(minutes=settings.login_lock_minutes)
+            self._seen[name] = (failures, until)
+            while len(self._seen) > self.size:
+                self._seen.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()
+
+
+_phantoms = _Phantoms()
+
+
+def _locked(name: str, until: datetime, moment: datetime) -> TooManyAttempts:
+    seconds = max(1, int((until - moment).total_seconds()))
+    shown = iso(until)[:16].replace("T", " ")
+    return TooManyAttempts(
+        f"too many failed logins: account '{name}' is locked until {shown} UTC",
+        retry_after=seconds,
+    )
 
 
 def login(
@@ -47,33 +101,48 @@ def login(
     moment = now or now_utc()
     accounts = Accounts(store)
     name = username.strip()
-    account = accounts.get(name) if 0 < len(name) <= 64 else None
+    # Text that cannot be a username is not looked up (a NUL, a lone surrogate, 10 kB)
+    account = accounts.get(name) if USERNAME.fullmatch(name) else None
+    if account is not None and account.username == SYSTEM:
+        account = None  # the flows' account never logs in: answered as an unknown name
     if account is not None and account.locked_until:
         until = parse_iso(account.locked_until)
         if moment < until:
-            seconds = max(1, int((until - moment).total_seconds()))
-            raise TooManyAttempts(
-                f"too many failed logins: account '{account.username}' is locked until "
-                f"{account.locked_until[:16].replace('T', ' ')} UTC",
-                retry_after=seconds,
-            )
-    stored = accounts.password_hash(name) if account is not None else None
-    ok = verify_password(stored, password[:1024])
-    if not ok or account is None or not account.active or account.username == SYSTEM:
-        if account is not None and account.username != SYSTEM:
-            lock = moment + timedelta(minutes=settings.login_lock_minutes)
-            accounts.login_failed(
-                account.username, at=iso(moment), limit=settings.login_max_failures,
-                lock_until=iso(lock),
-            )  # fmt: skip
+            raise _locked(account.username, until, moment)
+    phantom_key = (store.engine.url.render_as_string(hide_password=True), name)
+    if account is None:
+        phantom = _phantoms.locked_until(phantom_key, moment)
+        if phantom is not None:
+            raise _locked(name, phantom, moment)
+    # One argon2 check whatever the case (no account, no password, too long), so the
+    # time taken does not tell either; a password longer than any account's never matches.
+    stored = accounts.password_hash(account.username) if account is not None else None
+    ok = verify_password(stored, password[:_MAX_PASSWORD]) and len(password) <= _MAX_PASSWORD
+    if account is None:
+        if USERNAME.fullmatch(name):
+            _phantoms.failed(phantom_key, moment, settings)
         raise NotAuthenticated(_WRONG)
-    accounts.login_succeeded(account.username, at=iso(moment))
+    if not ok or not account.active:
+        lock = moment + timedelta(minutes=settings.login_lock_minutes)
+        in_force = accounts.login_failed(
+            account.username, at=iso(moment), limit=settings.login_max_failures,
+            lock_until=iso(lock),
+        )  # fmt: skip
+        if in_force is not None:
+            raise _locked(account.username, parse_iso(in_force), moment)
+        raise NotAuthenticated(_WRONG)
+    in_force = accounts.login_succeeded(account.username, at=iso(moment))
+    if in_force is not None:  # guesses in flight with this one locked the account
+        raise _locked(account.username, parse_iso(in_force), moment)
     expires = moment + timedelta(hours=settings.login_token_hours)
     token, digest = new_token()
-    token_id = accounts.add_token(
-        account.username, digest, kind="login", expires_at=iso(expires),
-        by=account.username, at=iso(moment),
-    )  # fmt: skip
+    try:
+        token_id = accounts.add_token(
+            account.username, digest, kind="login", expires_at=iso(expires),
+            by=account.username, at=iso(moment),
+        )  # fmt: skip
+    except InvalidInput:  # disabled since the password was checked
+        raise NotAuthenticated(_WRONG) from None
     return Issued(token, token_id, account.username, iso(expires))
 
 
@@ -95,7 +164,7 @@ def issue_token(
     accounts = Accounts(store)
     account = accounts.get(username)
     if account is None:
-        raise InvalidInput(f"no account named '{username}' ('qmas user list' shows the accounts)")
+        raise NotFound(f"no account named '{username}' ('qmas user list' shows the accounts)")
     if account.username == SYSTEM:
         raise InvalidInput("the 'system' account acts only inside the flows; it has no tokens")
     if not account.active:

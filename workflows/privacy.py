@@ -12,11 +12,16 @@ PERSONAL_FIELDS = ("travel_document_number", "date_of_birth")
 
 
 def mask_document(value: str) -> str:
-    """A travel document number the way a counter clerk reads it back: E12****78."""
-    if len(value) <= 4:
-        return "*" * len(value)
-    keep = 2 if len(value) < 8 else 3
-    return value[:keep] + "*" * (len(value) - keep - 2) + value[-2:]
+    """A travel document number the way a counter clerk reads it back: E12****78.
+
+    Five characters at most are shown (three first, two last), and of a number shorter than
+    nine characters never more than half: E1234 is read back as ``E***4``, not as ``E1*34``,
+    which is one character from the whole number."""
+    n = len(value)
+    shown = 5 if n >= 9 else n // 2 if n > 4 else 0
+    tail = min(2, shown // 2)
+    head = shown - tail
+    return value[:head] + "*" * (n - shown) + (value[n - tail :] if tail else "")
 
 
 def mask_date_of_birth(value: str) -> str:
