@@ -230,10 +230,29 @@ class Accounts:
         return self._change(username, event, "", by, at, active=active)
 
     def set_password(self, username: str, password_hash: str, *, by: str, at: str) -> Account:
-        return self._change(
-            username, "password", "", by, at,
-            password_hash=password_hash, failed_logins=0, locked_until=None,
-        )  # fmt: skip
+        """Set the password, clear a login lock, and end the sessions the old password opened
+        (tokens from logging in; tokens issued with 'qmas token create' stay valid)."""
+        with self.store.write() as tx:
+            account = _must_get(tx, username)
+            tx.conn.execute(
+                update(_accounts)
+                .where(_accounts.c.username == username)
+                .values(password_hash=password_hash, failed_logins=0, locked_until=None)
+            )
+            ended = tx.conn.execute(
+                update(_tokens)
+                .where(
+                    _tokens.c.account_id == account["id"],
+                    _tokens.c.kind == "login",
+                    _tokens.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=at)
+            ).rowcount
+            detail = f"{ended} login session(s) ended" if ended else ""
+            _event(tx, username, "password", detail, by, at)
+        found = self.get(username)
+        assert found is not None
+        return found
 
     # --- login throttling ----------------------------------------------------------------
     def login_failed(self, username: str, *, at: str, limit: int, lock_until: str) -> str | None:

@@ -1022,3 +1022,18 @@ def test_lookups_of_names_no_database_can_hold_answer_none(any_store: Store) -> 
         assert accounts.get(name) is None
         with pytest.raises(NotFound):
             accounts.tokens(name)
+
+
+def test_a_new_password_ends_the_sessions_of_the_old_one_but_not_issued_tokens(
+    staff: Store,
+) -> None:
+    session = login("officer.lam", PASSWORD, store=staff, now=FROZEN_AT)
+    issued = issue_token("officer.lam", 5, by="tests", store=staff, now=FROZEN_AT)
+    Accounts(staff).set_password(
+        "officer.lam", hash_password("a brand new passphrase"), by="tests", at=AT
+    )
+    with pytest.raises(NotAuthenticated, match="token revoked"):
+        authenticate(session.token, store=staff, now=FROZEN_AT)
+    assert authenticate(issued.token, store=staff, now=FROZEN_AT).username == "officer.lam"
+    (event,) = [e for e in Accounts(staff).events("officer.lam") if e["event"] == "password"][-1:]
+    assert event["detail"] == "1 login session(s) ended"
