@@ -12,12 +12,12 @@ import sys
 from typing import Annotated
 
 import typer
-from email_validator import EmailNotValidError, validate_email
 
 from console import output
 from states.accounts import SYSTEM, Accounts
 from states.credentials import hash_password
 from states.errors import InvalidInput
+from workflows.application import check_email
 from workflows.authz import AuthSettings, check_password, check_username, parse_roles
 from workflows.clock import iso, now_utc
 from workflows.engine import default_store
@@ -48,10 +48,12 @@ def _accounts() -> Accounts:
 def _email(text: str | None) -> str | None:
     if text is None or not text.strip():
         return None
-    try:
-        return validate_email(text.strip(), check_deliverability=False).normalized
-    except EmailNotValidError as err:
+    try:  # the engine's one email check, as for applicants: ASCII addresses only
+        address = check_email(text.strip())
+    except ValueError as err:
         raise InvalidInput(f"--email: {err}") from None
+    local, _, domain = address.rpartition("@")
+    return f"{local}@{domain.lower()}"  # domains are case-insensitive; keep one spelling
 
 
 def _read_password() -> str:

@@ -226,8 +226,24 @@ class Accounts:
         return self._change(username, "roles", f"roles: {text}", by, at, roles=text)
 
     def set_active(self, username: str, active: bool, *, by: str, at: str) -> Account:
-        event = "enabled" if active else "disabled"
-        return self._change(username, event, "", by, at, active=active)
+        """Enable or disable; disabling also revokes every token, so that enabling the account
+        again (after a leak, say) does not bring old tokens back to life."""
+        if active:
+            return self._change(username, "enabled", "", by, at, active=True)
+        with self.store.write() as tx:
+            account = _must_get(tx, username)
+            tx.conn.execute(
+                update(_accounts).where(_accounts.c.username == username).values(active=False)
+            )
+            ended = tx.conn.execute(
+                update(_tokens)
+                .where(_tokens.c.account_id == account["id"], _tokens.c.revoked_at.is_(None))
+                .values(revoked_at=at)
+            ).rowcount
+            _event(tx, username, "disabled", f"{ended} token(s) revoked" if ended else "", by, at)
+        found = self.get(username)
+        assert found is not None
+        return found
 
     def set_password(self, username: str, password_hash: str, *, by: str, at: str) -> Account:
         """Set the password, clear a login lock, and end the sessions the old password opened

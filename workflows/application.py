@@ -8,6 +8,7 @@ a non-empty one must be a valid points-test profile.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from typing import Any, Literal
 
@@ -48,6 +49,27 @@ def check_email(value: str) -> str:
 
 _email = check_email
 
+# A travel document number as issued: letters and digits. People type it with spaces, dashes,
+# lower case or full-width characters; all of those are the same document, and the "one live
+# application per person" rule compares numbers, so they are normalised before they are kept.
+_DOCUMENT = re.compile(r"[A-Z0-9]{4,20}")
+_DOCUMENT_SEPARATORS = re.compile(r"[ \-‐-―−/.]+")  # after NFKC: U+3000 is a space
+
+
+def normalise_travel_document(value: str) -> str:
+    """``e 1234-5678`` and ``Ｅ１２３４５６７８`` → ``E12345678``; `ValueError` if what is left
+    is not 4 to 20 letters and digits."""
+    text = unicodedata.normalize("NFKC", value)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")  # zero-width marks
+    text = _DOCUMENT_SEPARATORS.sub("", text).upper()
+    if not (text.isascii() and _DOCUMENT.fullmatch(text)):
+        shown = value.encode("ascii", "backslashreplace").decode()[:60]
+        raise ValueError(
+            f"'{shown}' is not a travel document number: 4 to 20 letters (A-Z) and digits, "
+            "as printed on the document"
+        )
+    return text
+
 
 class Representative(_Strict):
     name: str = Field(min_length=1, max_length=200)
@@ -68,6 +90,7 @@ class Applicant(_Strict):
 
     _check_email = field_validator("email")(_email)
     _check_nationality = field_validator("nationality")(check_nationality)
+    _check_document = field_validator("travel_document_number")(normalise_travel_document)
 
 
 class DependantIn(_Strict):

@@ -99,6 +99,8 @@ def check_password(password: str, settings: AuthSettings | None = None) -> str:
         raise InvalidInput("the password is longer than 1,024 characters")
     if "\x00" in text:
         raise InvalidInput("the password contains a NUL character")
+    if not text.strip():
+        raise InvalidInput("the password is only spaces")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # bytes that were not UTF-8, read with surrogateescape
@@ -141,6 +143,11 @@ def acting_account(username: str, role: str, *, store: Store) -> Account:
     name = check_text(username, "the actor", limit=200, multiline=False)
     if not name:
         raise InvalidInput("an actor is required (--actor USERNAME)")
+    if role == AccountRole.admin:
+        raise InvalidInput(
+            "the role 'admin' manages accounts and verifies the audit chain; it makes no move "
+            "on a case (act as caseworker, supervisor, committee or auditor)"
+        )
     try:
         Role(role)
     except ValueError:

@@ -160,7 +160,10 @@ def issue_token(
     moment = now or now_utc()
     life = settings.token_days if days is None else days
     if not 1 <= life <= settings.token_max_days:
-        raise InvalidInput(f"--days must be between 1 and {settings.token_max_days}")
+        where = "--days" if days is not None else f"QMAS_TOKEN_DAYS ({life})"
+        raise InvalidInput(
+            f"{where}: a token lives 1 to {settings.token_max_days} days (QMAS_TOKEN_MAX_DAYS)"
+        )
     accounts = Accounts(store)
     account = accounts.get(username)
     if account is None:

@@ -182,9 +182,10 @@ def judge(ctx: Context, *, include_input: bool = True) -> Judgement:
     if by_role is None and token.trigger(trigger.value, asking):  # type: ignore[attr-defined]
         return Judgement(trigger, state, token.state, None, [], move.effect(ctx))
     if by_role is not None:
-        # The role decides the answer; the guards still say what else stands in the way.
-        getattr(token, f"may_{trigger.value}")(asking)
-        return Judgement(trigger, state, dest, "role", [by_role, *asking.reasons], None)
+        # The role decides the answer, alone: the guards' sentences speak of the case (an
+        # age, a deadline), which a role that may not act has no need to read, and which
+        # could be probed move by move to unmask what is masked (a date of birth).
+        return Judgement(trigger, state, dest, "role", [by_role], None)
     return Judgement(trigger, state, dest, "guards", asking.reasons, None)
 
 

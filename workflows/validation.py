@@ -71,11 +71,16 @@ def _model_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> type[BaseM
     return model
 
 
+# The bidirectional embeddings, overrides and isolates: they reorder what a reader sees
+# ("Trojan Source"), so a name could display as another. The marks LRM/RLM stay allowed.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _bad_character(text: str, multiline: bool) -> str | None:
     for ch in text:
         if ch in "\n\t" and multiline:
             continue
-        if unicodedata.category(ch) == "Cc":  # C0, DEL, C1: terminal escapes, NUL
+        if unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS:  # escapes, NUL, bidi
             return f"U+{ord(ch):04X}"
     return None
 

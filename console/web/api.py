@@ -14,14 +14,15 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from console.web.security import Caller, need, store_of
+from console.web.security import Caller, in_db, need, store_of
 from states.accounts import Account
 from states.audit import verify
+from states.catalogue import State
 from states.errors import InvalidInput, NotAuthorized, NotFound
 from workflows.authz import CREATE_CASES, READ_CASES, REVEAL, VERIFY_AUDIT, may_act
 from workflows.engine import advance, available_actions, create_case, preview
 from workflows.logins import login
-from workflows.names import Role
+from workflows.names import Role, Trigger
 from workflows.views import MAX_ID, case_view, history, list_cases, resolve_case, reveal_case
 
 router = APIRouter(prefix="/api/v1")
@@ -30,16 +31,37 @@ Reader = Annotated[Account, Depends(need(READ_CASES, "reading cases"))]
 Creator = Annotated[Account, Depends(need(CREATE_CASES, "creating a case"))]
 Auditor = Annotated[Account, Depends(need(VERIFY_AUDIT, "verifying the audit chain"))]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No token, or a bad, expired or revoked one"},
-    403: {"description": "The account lacks the role"},
-}
-_CASE_ERRORS: dict[int | str, dict[str, Any]] = {**_ERRORS, 404: {"description": "No such case"}}
-
 
 class Problem(BaseModel):
+    """Every error: one sentence, and the reasons when there are several (a guard's refusal,
+    each invalid field)."""
+
     detail: str
     reasons: list[str] = []
+
+
+Responses = dict[int | str, dict[str, Any]]
+# Every error response is a Problem (FastAPI's default 422 schema is not what is sent).
+_AUTH: Responses = {
+    401: {"model": Problem, "description": "No token, or a bad, expired or revoked one"},
+    403: {"model": Problem, "description": "The account lacks the role"},
+}
+_ERRORS: Responses = {**_AUTH, 422: {"model": Problem, "description": "Bad input"}}
+_CASE_ERRORS: Responses = {**_ERRORS, 404: {"model": Problem, "description": "No such case"}}
+_TOO_LARGE: Responses = {413: {"model": Problem, "description": "The body is over 1 MB"}}
+
+
+def _case_links(ref: str) -> dict[str, Any]:
+    """OpenAPI links from a response naming a case (``ref``: a runtime expression) to what
+    can be asked of that case next."""
+    targets = {
+        "GetCase": "getCase",
+        "GetHistory": "getHistory",
+        "GetActions": "getActions",
+        "PreviewMove": "previewMove",
+        "MoveCase": "moveCase",
+    }
+    return {name: {"operationId": op, "parameters": {"ref": ref}} for name, op in targets.items()}
 
 
 class LoginBody(BaseModel):
@@ -55,11 +77,13 @@ class TokenOut(BaseModel):
 
 
 class Move(BaseModel):
-    """What to do to a case, as whom: the same as ``qmas case advance``'s options."""
+    """What to do to a case, as whom: the same as ``qmas case advance``'s options. ``role``
+    is the role the caller acts in: one its account holds, or ``applicant`` for a caseworker
+    recording the applicant's own act; never ``system``."""
 
     model_config = ConfigDict(extra="forbid")
-    trigger: str = Field(max_length=64, examples=["shortlist"])
-    role: str = Field(max_length=32, examples=["caseworker"])
+    trigger: Trigger = Field(examples=["shortlist"])
+    role: Role = Field(examples=["caseworker"])
     reason: str | None = Field(default=None, max_length=4000)
     reason_code: str | None = Field(default=None, max_length=64)
     note: str | None = Field(default=None, max_length=10000)
@@ -111,11 +135,22 @@ _LOGIN_BODY = {
     "/auth/token",
     response_model=TokenOut,
     tags=["auth"],
+    operation_id="login",
     openapi_extra=_LOGIN_BODY,
     responses={
         401: {"model": Problem, "description": "Wrong username or password"},
         422: {"model": Problem, "description": "Malformed body"},
-        429: {"model": Problem, "description": "Locked after repeated failures"},
+        429: {
+            "model": Problem,
+            "description": "Locked after repeated failures",
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds until the lock ends",
+                    "schema": {"type": "integer"},
+                }
+            },
+        },
+        **_TOO_LARGE,
     },
 )
 async def token(request: Request) -> TokenOut:
@@ -137,6 +172,7 @@ async def token(request: Request) -> TokenOut:
         except ValueError as err:
             raise InvalidInput(_pydantic_lines(err)) from None
     issued = await run_in_threadpool(login, body.username, body.password, store=store_of(request))
+    request.state.username = issued.username  # for the access log
     return TokenOut(access_token=issued.token, expires_at=issued.expires_at)
 
 
@@ -151,7 +187,15 @@ def _pydantic_lines(err: Exception) -> list[str]:
 
 
 def _case(request: Request, ref: str) -> int:
-    """The case a path names (id or file number); 404 for anything that names none."""
+    """The case a path names (id or file number); 404 for anything that names none.
+
+    An id is taken as it is, without a query: whatever reads or moves the case next raises
+    `NotFound` for an id that names none (one query fewer on every request)."""
+    text = ref.strip()
+    if text.isascii() and text.isdigit():
+        digits = text.lstrip("0") or "0"
+        if len(digits) <= 19 and int(digits) <= MAX_ID:
+            return int(digits)
     try:
         return resolve_case(ref, store=store_of(request))
     except InvalidInput:
@@ -160,28 +204,43 @@ def _case(request: Request, ref: str) -> int:
 
 
 def _cursor(text: str | None) -> int | None:
+    """The id after which a page starts (a cursor past every id gives an empty page)."""
     if text is None or text == "":
         return None
-    if not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) > MAX_ID:
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
         raise InvalidInput("cursor: not a cursor from a previous page's next_cursor")
-    return int(text)
+    return min(int(text), MAX_ID)
 
 
-@router.get("/cases", response_model=Page, tags=["cases"], responses=_ERRORS)
-def cases(
+@router.get(
+    "/cases",
+    response_model=Page,
+    tags=["cases"],
+    operation_id="listCases",
+    responses={
+        200: {"description": "A page", "links": _case_links("$response.body#/items/0/id")},
+        **_ERRORS,
+    },
+)
+async def cases(
     request: Request,
     account: Reader,
-    state: Annotated[list[str] | None, Query(description="Repeat for several states.")] = None,
+    state: Annotated[list[State] | None, Query(description="Repeat for several states.")] = None,
     q: Annotated[
         str | None,
         Query(max_length=200, description="File number, full travel document number, or name."),
     ] = None,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(pattern="^[0-9]{0,19}$", description="A previous page's next_cursor."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page:
     """Cases, oldest first, a page at a time (pass ``next_cursor`` back as ``cursor``)."""
-    rows = list_cases(
-        state or None, store=store_of(request), limit=limit + 1, q=q, after=_cursor(cursor)
+    states = [s.value for s in state] if state else None
+    after, store = _cursor(cursor), store_of(request)
+    rows = await in_db(
+        request, lambda: list_cases(states, store=store, limit=limit + 1, q=q, after=after)
     )
     more = len(rows) > limit
     rows = rows[:limit]
@@ -192,9 +251,14 @@ def cases(
     "/cases",
     status_code=201,
     tags=["cases"],
-    responses={**_ERRORS, 422: {"model": Problem}},
+    operation_id="createCase",
+    responses={
+        201: {"description": "The new case", "links": _case_links("$response.body#/id")},
+        **_ERRORS,
+        **_TOO_LARGE,
+    },
 )
-def new_case(
+async def new_case(
     request: Request,
     response: Response,
     account: Creator,
@@ -204,15 +268,27 @@ def new_case(
 ) -> dict[str, Any]:
     """Create a draft case from an application file; 201 with the case."""
     store = store_of(request)
-    case_id = create_case(application, store=store)
-    view = case_view(case_id, store=store)
+
+    def work() -> tuple[int, dict[str, Any]]:
+        case_id = create_case(application, store=store)
+        return case_id, case_view(case_id, store=store)
+
+    case_id, view = await in_db(request, work)
     response.headers["Location"] = f"/api/v1/cases/{case_id}"
     response.headers["ETag"] = f'"{view["version"]}"'
     return view
 
 
-@router.get("/cases/{ref}", tags=["cases"], responses=_CASE_ERRORS)
-def show_case(
+@router.get(
+    "/cases/{ref}",
+    tags=["cases"],
+    operation_id="getCase",
+    responses={
+        200: {"description": "The case", "links": _case_links("$response.body#/id")},
+        **_CASE_ERRORS,
+    },
+)
+async def show_case(
     request: Request,
     response: Response,
     ref: str,
@@ -223,25 +299,30 @@ def show_case(
 ) -> dict[str, Any]:
     """The case (``qmas case show --json``); personal data masked unless ``reveal``."""
     store = store_of(request)
-    case_id = _case(request, ref)
-    if reveal:
+
+    def work() -> dict[str, Any]:
+        case_id = _case(request, ref)
+        if not reveal:
+            return case_view(case_id, store=store)
         role = next((r for r in account.roles if r in REVEAL), None)
         if role is None:
             raise NotAuthorized(
                 "only a caseworker or supervisor may reveal personal data; account "
                 f"'{account.username}' holds: {', '.join(account.roles)}"
             )
-        view = reveal_case(case_id, account.username, role, via="api", store=store)
-    else:
-        view = case_view(case_id, store=store)
+        return reveal_case(case_id, account.username, role, via="api", store=store)
+
+    view = await in_db(request, work)
     response.headers["ETag"] = f'"{view["version"]}"'
     return view
 
 
-@router.get("/cases/{ref}/history", tags=["cases"], responses=_CASE_ERRORS)
-def case_history(request: Request, ref: str, account: Reader) -> list[dict[str, Any]]:
+@router.get(
+    "/cases/{ref}/history", tags=["cases"], operation_id="getHistory", responses=_CASE_ERRORS
+)
+async def case_history(request: Request, ref: str, account: Reader) -> list[dict[str, Any]]:
     """The case's history, oldest first, with the hash chain (``qmas case history --json``)."""
-    return history(_case(request, ref), store=store_of(request))
+    return await in_db(request, lambda: history(_case(request, ref), store=store_of(request)))
 
 
 def _acting_roles(account: Account) -> list[str]:
@@ -251,59 +332,65 @@ def _acting_roles(account: Account) -> list[str]:
     return roles
 
 
-@router.get("/cases/{ref}/actions", tags=["cases"], responses=_CASE_ERRORS)
-def case_actions(request: Request, ref: str, account: Reader) -> list[dict[str, Any]]:
+@router.get(
+    "/cases/{ref}/actions", tags=["cases"], operation_id="getActions", responses=_CASE_ERRORS
+)
+async def case_actions(request: Request, ref: str, account: Reader) -> list[dict[str, Any]]:
     """What the caller can do now, for each of its roles, and why not where it cannot."""
     store = store_of(request)
-    case_id = _case(request, ref)
-    out: list[dict[str, Any]] = []
-    for role in _acting_roles(account):
-        for action in available_actions(case_id, role, actor=account.username, store=store):
-            out.append({"role": role, **action.to_json()})
-    return out
+
+    def work() -> list[dict[str, Any]]:
+        case_id = _case(request, ref)
+        out: list[dict[str, Any]] = []
+        for role in _acting_roles(account):
+            for action in available_actions(case_id, role, actor=account.username, store=store):
+                out.append({"role": role, **action.to_json()})
+        return out
+
+    return await in_db(request, work)
 
 
 def _check_move(account: Account, move: Move) -> None:
     """The account must hold the role it acts in (or be a caseworker acting as applicant)."""
-    try:
-        Role(move.role)
-    except ValueError:
-        allowed = ", ".join(r.value for r in Role)
-        raise InvalidInput(f"role: unknown role; roles: {allowed}") from None
-    may_act(account, account.username, move.role)
+    may_act(account, account.username, move.role.value)
 
 
 @router.post(
     "/cases/{ref}/preview",
     tags=["transitions"],
-    responses={**_CASE_ERRORS, 422: {"model": Problem}},
+    operation_id="previewMove",
+    responses={**_CASE_ERRORS, **_TOO_LARGE},
 )
-def preview_move(request: Request, ref: str, move: Move, account: Caller) -> dict[str, Any]:
+async def preview_move(request: Request, ref: str, move: Move, account: Caller) -> dict[str, Any]:
     """What the transition would do (``qmas case preview --json``); writes nothing."""
     from notifications.preview import preview_report
 
     store = store_of(request)
-    case_id = _case(request, ref)
-    _check_move(account, move)
-    seen = preview(
-        case_id,
-        move.trigger,
-        account.username,
-        move.role,
-        reason=move.reason,
-        reason_code=move.reason_code,
-        note=move.note,
-        data=move.data,
-        store=store,
-    )
-    return preview_report(seen, store=store)
+
+    def work() -> dict[str, Any]:
+        case_id = _case(request, ref)
+        _check_move(account, move)
+        seen = preview(
+            case_id,
+            move.trigger.value,
+            account.username,
+            move.role.value,
+            reason=move.reason,
+            reason_code=move.reason_code,
+            note=move.note,
+            data=move.data,
+            store=store,
+        )
+        return preview_report(seen, store=store)
+
+    return await in_db(request, work)
 
 
 _VERSION = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 
 
 def _if_match(header: str | None) -> int | None:
-    if header is None or header.strip() == "":
+    if header is None or header.strip() in ("", "*"):  # "*": any version (RFC 9110)
         return None
     match = _VERSION.match(header)
     if match is None:
@@ -315,13 +402,16 @@ def _if_match(header: str | None) -> int | None:
     "/cases/{ref}/transitions",
     response_model=Moved,
     tags=["transitions"],
+    operation_id="moveCase",
     responses={
+        200: {"description": "The case moved", "links": _case_links("$response.body#/case")},
         **_CASE_ERRORS,
         409: {"model": Problem, "description": "If-Match is stale"},
         422: {"model": Problem, "description": "Refused by a guard, or bad input"},
+        **_TOO_LARGE,
     },
 )
-def transition(
+async def transition(
     request: Request,
     response: Response,
     ref: str,
@@ -333,30 +423,42 @@ def transition(
 ) -> Moved:
     """Move the case by one trigger as the caller, in ``role``."""
     store = store_of(request)
-    case_id = _case(request, ref)
-    _check_move(account, move)
-    done = advance(
-        case_id,
-        move.trigger,
-        account.username,
-        move.role,
-        expected_version=_if_match(if_match),
-        reason=move.reason,
-        reason_code=move.reason_code,
-        note=move.note,
-        data=move.data,
-        store=store,
-    )
-    response.headers["ETag"] = f'"{done.version}"'
-    return Moved(
-        case=done.case_id, version=done.version, state=done.to_state, history_id=done.history_id
-    )
+
+    def work() -> Moved:
+        case_id = _case(request, ref)
+        _check_move(account, move)
+        done = advance(
+            case_id,
+            move.trigger.value,
+            account.username,
+            move.role.value,
+            expected_version=_if_match(if_match),
+            reason=move.reason,
+            reason_code=move.reason_code,
+            note=move.note,
+            data=move.data,
+            store=store,
+        )
+        return Moved(
+            case=done.case_id, version=done.version, state=done.to_state, history_id=done.history_id
+        )
+
+    moved = await in_db(request, work)
+    response.headers["ETag"] = f'"{moved.version}"'
+    return moved
 
 
-@router.get("/audit/verify", response_model=Verified, tags=["audit"], responses=_ERRORS)
-def audit_verify(request: Request, account: Auditor) -> Verified:
+@router.get(
+    "/audit/verify",
+    response_model=Verified,
+    tags=["audit"],
+    operation_id="verifyAudit",
+    responses=_AUTH,
+)
+async def audit_verify(request: Request, account: Auditor) -> Verified:
     """Recompute the whole hash chain (auditor, admin)."""
-    report = verify(store_of(request))
+    # always in a worker thread: it reads every history row, seconds on a large database
+    report = await run_in_threadpool(verify, store_of(request))
     first = report.problems[0] if report.problems else None
     return Verified(
         ok=report.ok,

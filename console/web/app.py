@@ -1,23 +1,28 @@
 """The FastAPI application (`qmas serve`): the JSON API today, the staff console next.
 
 Every error a client can cause becomes a status and ``{"detail", "reasons"}``, never a 500:
-the engine's `QmasError` tree maps to 401/403/404/409/422/429, FastAPI's own validation to
-422, a busy database to 503. The access log names method, path, status, time and account,
-never a query string (a search may hold a travel document number) nor a body.
+the engine's `QmasError` tree maps to 401/403/404/409/422/429, FastAPI's own validation (and
+a body it cannot parse) to 422, a body over 1 MB to 413, a busy database to 503. The access
+log (`Guard`) names method, path, status, time and account, never a query string (a search
+may hold a travel document number) nor a body; an unexpected error is logged by its type and
+place, never its message.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
-from collections.abc import Awaitable, Callable
+import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from console.web.api import router
 from states.errors import (
@@ -87,6 +92,9 @@ async def _validation_error(request: Request, err: Exception) -> Response:
 
 async def _http_error(request: Request, err: Exception) -> Response:
     assert isinstance(err, StarletteHTTPException)
+    if err.status_code == 400:  # a body FastAPI could not parse (nested too deeply, a bad form)
+        detail = f"invalid input: {err.detail}"
+        return _problem(422, detail, [str(err.detail)], headers=dict(err.headers or {}))
     return _problem(err.status_code, str(err.detail), headers=dict(err.headers or {}))
 
 
@@ -97,10 +105,141 @@ async def _database_busy(request: Request, err: Exception) -> Response:
     )
 
 
-async def _unexpected(request: Request, err: Exception) -> Response:
-    # The type alone: the message could quote a request's personal data.
-    log.error("unexpected %s on %s %s", type(err).__name__, request.method, request.url.path)
-    return _problem(500, "internal error; the request changed nothing it had not committed")
+class BodyTooLarge(StarletteHTTPException):
+    """A request body over `MAX_BODY` bytes, declared or counted while it streams in."""
+
+    def __init__(self) -> None:
+        super().__init__(413, f"the body is larger than {MAX_BODY:,} bytes")
+
+
+# A path segment the access log may show: a route's own word, a case id, a file number.
+# Anything else (a client that put a travel document number in the path) shows as "…".
+_SHOWN_SEGMENT = re.compile(
+    r"[a-z_.]{1,40}|v\d{1,2}"  # api, v1, cases, history, openapi.json…
+    r"|\d{1,20}"  # a case id
+    r"|[A-Za-z]{1,8}\d{4}-\d{1,12}(?:-[Dd]\d{1,4})?"  # a file number, a dependant's
+)
+
+
+def loggable_path(path: str) -> str:
+    """``path`` with every segment that is not a route word, an id or a file number hidden."""
+    parts = [p if p == "" or _SHOWN_SEGMENT.fullmatch(p) else "…" for p in path.split("/")]
+    return "/".join(parts)[:200]
+
+
+def _where(err: BaseException) -> str:
+    """Where an exception was raised (file:line function, innermost first), without its
+    message or any value: the message could quote a request's personal data."""
+    frames = traceback.extract_tb(err.__traceback__)[-8:]
+    return " < ".join(
+        f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in reversed(frames)
+    )
+
+
+class Guard:
+    """The outermost layer of the app (plain ASGI, no task per request):
+
+    - a body over `MAX_BODY` bytes is 413, whether its Content-Length says so or it streams
+      in without one (chunked);
+    - every response gets ``Cache-Control: no-store`` and ``X-Content-Type-Options``;
+    - one access-log line per request: method, path (`loggable_path`), status, time and
+      account, never a query string (a search may hold a travel document number) nor a body;
+    - an exception nothing else handled becomes a 500 problem here, logged by type and place
+      only, and goes no further: the server's own log would print its message.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        state = scope.setdefault("state", {})
+        status = 0
+        received = 0
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Cache-Control", "no-store")
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+            await send(message)
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY:
+                    raise BodyTooLarge()
+            return message
+
+        length = _content_length(scope)
+        try:
+            if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+                too_large = _problem(413, f"the body is larger than {MAX_BODY:,} bytes")
+                await too_large(scope, receive, send_with_headers)
+            else:
+                await self.app(scope, receive_limited, send_with_headers)
+        except Exception as err:
+            log.error(
+                "unexpected %s on %s %s at %s",
+                type(err).__name__,
+                scope["method"],
+                loggable_path(scope["path"]),
+                _where(err),
+            )
+            if status == 0:  # nothing sent yet: the client gets a problem, not a reset
+                failed = _problem(
+                    500, "internal error; the request changed nothing it had not committed"
+                )
+                await failed(scope, receive, send_with_headers)
+        finally:
+            log.info(
+                "%s %s %s %.1fms %s",
+                scope["method"],
+                loggable_path(scope["path"]),
+                status,
+                (time.perf_counter() - started) * 1000,
+                state.get("username", "-"),
+            )
+
+
+def _content_length(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return str(value.decode("latin-1").strip())
+    return None
+
+
+def _document_the_application_file(app: FastAPI) -> None:
+    """POST /cases takes an application file (`workflows.application.ApplicationFile`): its
+    JSON schema goes into the document's components, for clients and schema-driven tests."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        from workflows.application import ApplicationFile
+
+        document = generate()  # cached by FastAPI in app.openapi_schema: completed here
+        schema = ApplicationFile.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = document.setdefault("components", {}).setdefault("schemas", {})
+        for name, definition in {**schema.pop("$defs", {}), "ApplicationFile": schema}.items():
+            if components.setdefault(name, definition) != definition:
+                raise RuntimeError(f"two OpenAPI components named {name}")
+        body = document["paths"]["/api/v1/cases"]["post"]["requestBody"]
+        body["description"] = "The application file ('qmas schema application')."
+        body["content"]["application/json"]["schema"] = {
+            "$ref": "#/components/schemas/ApplicationFile"
+        }
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(store: Store | None = None) -> FastAPI:
@@ -115,37 +254,18 @@ def create_app(store: Store | None = None) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
         redoc_url=None,
+        # FastAPI's own OpenTelemetry logs would record validation failures and exception
+        # messages, which can quote personal data; traces and metrics stay as configured.
+        telemetry={"logs": False},
     )
     app.state.store = store or default_store()
     app.include_router(router)
+    _document_the_application_file(app)
     app.add_exception_handler(QmasError, _qmas_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_busy)
-    app.add_exception_handler(Exception, _unexpected)
-
-    @app.middleware("http")
-    async def guard_and_log(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            response: Response = _problem(413, f"the body is larger than {MAX_BODY:,} bytes")
-        else:
-            response = await call_next(request)
-        response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        log.info(
-            "%s %s %s %.1fms %s",
-            request.method,
-            request.url.path,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-            getattr(request.state, "username", "-"),
-        )
-        return response
-
+    app.add_middleware(Guard)
     return app
 
 

@@ -95,6 +95,43 @@ def test_a_second_live_application_of_the_same_person__is_refused(store: Store) 
 
 
 @pytest.mark.parametrize(
+    "typed",
+    [
+        pytest.param("p1234567", id="lower-case"),
+        pytest.param("P 1234 567", id="spaces"),
+        pytest.param("P-1234-567", id="dashes"),
+        pytest.param("Ｐ１２３４５６７", id="full-width"),
+        pytest.param("P1234567\u200b", id="zero-width-space"),
+        pytest.param("P1234567\u3000", id="ideographic-space"),
+    ],
+)
+def test_a_second_live_application__is_refused_however_the_number_is_typed(
+    store: Store, typed: str
+) -> None:
+    """The rule compares numbers: one document typed two ways is still one person."""
+    with time_machine.travel(AT, tick=False):
+        first = create_case(overseas_application(travel_document="P1234567"), store=store)
+        advance(first, "submit", "A", "applicant", store=store)
+        second = create_case(overseas_application(travel_document=typed), store=store)
+        with pytest.raises(TransitionNotAllowed, match="already has a live application"):
+            advance(second, "submit", "A", "applicant", store=store)
+    with store.read() as tx:
+        assert tx.load_case(second).travel_document_number == "P1234567"
+
+
+@pytest.mark.parametrize(
+    "typed", ["Q12\n34571", "K1234567(8)", "P12", "É1234567", "P1234567\x1b[2J", "x" * 21]
+)
+def test_a_travel_document_number_that_is_not_letters_and_digits__is_refused(
+    store: Store, typed: str
+) -> None:
+    from states.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="travel_document_number"):
+        create_case(overseas_application(travel_document=typed), store=store)
+
+
+@pytest.mark.parametrize(
     ("allotted_at", "fee"),
     [
         pytest.param(datetime(2025, 2, 26, 10, 59, tzinfo=HK), 230, id="26-feb-2025-10:59-HK$230"),

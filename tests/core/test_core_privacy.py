@@ -304,3 +304,29 @@ def test_a_document_number_of_any_length_stays_mostly_hidden(length: int) -> Non
     first, last = masked.index("*"), masked.rindex("*")
     assert masked[first : last + 1] == "*" * (last + 1 - first)
     assert value.startswith(masked[:first]) and value.endswith(masked[last + 1 :])
+
+
+# --- no probing through the reasons of a move the role may not make --------------------------
+@pytest.mark.parametrize("role", ["auditor", "committee"])
+def test_a_role_that_may_not_make_a_move_reads_only_that_not_the_case_s_particulars(
+    ready: Qmas, tmp_path: Path, role: str
+) -> None:
+    """A preview of `submit` by an auditor once answered with the guards' sentences too ("The
+    applicant is 17 on 14 March 2028"): varying lodged_on bisected a masked date of birth."""
+    case_id = new_case(ready, tmp_path)
+    user = {"auditor": "auditor.yu", "committee": "committee.cheung"}[role]
+    for lodged_on in ("2023-06-01", "2090-01-01"):
+        data = json.dumps({"lodged_on": lodged_on})
+        out = ok(
+            ready("case", "preview", str(case_id), "submit", "--actor", user, "--role", role,
+                  "--data", data, "--json")
+        )  # fmt: skip
+        report = json.loads(out)
+        assert report["allowed"] is False
+        assert report["reasons"] == [
+            f"Your role ({role}) may not do this; allowed roles: applicant, caseworker."
+        ], report["reasons"]
+    actions = json.loads(ok(ready("case", "actions", str(case_id), "--role", role, "--json")))
+    for action in actions:
+        if role not in action["roles"]:
+            assert len(action["reasons"]) == 1, action
