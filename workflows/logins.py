@@ -180,13 +180,36 @@ def issue_token(
     return Issued(token, token_id, username, iso(expires))
 
 
-def authenticate(token: str, *, store: Store, now: datetime | None = None) -> Account:
-    """The active account a bearer token stands for; `NotAuthenticated` with the reason."""
+def authenticate(
+    token: str, *, store: Store, now: datetime | None = None, touch: bool = True
+) -> Account:
+    """The active account a bearer token stands for; `NotAuthenticated` with the reason.
+
+    ``touch`` records the token's last use (at most once a minute); the API passes False and
+    calls `touch_token` after answering, so that a read never waits for the write lock."""
     moment = now or now_utc()
+    account, stale = _check_token(token, store, moment)
+    if touch and stale is not None:
+        Accounts(store).token_used(stale, iso(moment))
+    return account
+
+
+def check_token(
+    token: str, *, store: Store, now: datetime | None = None
+) -> tuple[Account, int | None]:
+    """`authenticate` without the write: the account, and the token's id when its last use
+    should be recorded (`touch_token`), else None."""
+    return _check_token(token, store, now or now_utc())
+
+
+def touch_token(token_id: int, *, store: Store, now: datetime | None = None) -> None:
+    Accounts(store).token_used(token_id, iso(now or now_utc()))
+
+
+def _check_token(token: str, store: Store, moment: datetime) -> tuple[Account, int | None]:
     if not token or len(token) > 200:
         raise NotAuthenticated("invalid token")
-    accounts = Accounts(store)
-    found = accounts.by_token(token_digest(token))
+    found = Accounts(store).by_token(token_digest(token))
     if found is None:
         raise NotAuthenticated("invalid token")
     row, account = found
@@ -196,6 +219,5 @@ def authenticate(token: str, *, store: Store, now: datetime | None = None) -> Ac
         raise NotAuthenticated("token expired")
     if not account.active:
         raise NotAuthenticated(f"account '{account.username}' is disabled")
-    if row.last_used_at is None or moment - parse_iso(row.last_used_at) >= _TOUCH_EVERY:
-        accounts.token_used(row.id, iso(moment))
-    return account
+    stale = row.last_used_at is None or moment - parse_iso(row.last_used_at) >= _TOUCH_EVERY
+    return account, row.id if stale else None

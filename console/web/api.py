@@ -273,7 +273,7 @@ async def new_case(
         case_id = create_case(application, store=store)
         return case_id, case_view(case_id, store=store)
 
-    case_id, view = await in_db(request, work)
+    case_id, view = await in_db(request, work, write=True)
     response.headers["Location"] = f"/api/v1/cases/{case_id}"
     response.headers["ETag"] = f'"{view["version"]}"'
     return view
@@ -312,7 +312,7 @@ async def show_case(
             )
         return reveal_case(case_id, account.username, role, via="api", store=store)
 
-    view = await in_db(request, work)
+    view = await in_db(request, work, write=reveal)
     response.headers["ETag"] = f'"{view["version"]}"'
     return view
 
@@ -443,7 +443,7 @@ async def transition(
             case=done.case_id, version=done.version, state=done.to_state, history_id=done.history_id
         )
 
-    moved = await in_db(request, work)
+    moved = await in_db(request, work, write=True)
     response.headers["ETag"] = f'"{moved.version}"'
     return moved
 
