@@ -559,6 +559,11 @@ def serve(
     import socket
 
     from console.web.app import serve as run
+    from workflows.authz import AuthSettings
+    from workflows.engine import default_settings
+
+    AuthSettings()  # a setting that does not parse: one line and exit 7 now, not a 500 later
+    default_settings()
 
     # uvicorn reports a bad address in several log lines and exits 3 (our "permission
     # denied"): try the address first, so that the answer is one line and exit 1.

@@ -51,6 +51,10 @@ class AuthSettings(BaseSettings):
     token_max_days: int = Field(default=366, ge=1, le=3660)
     # Shortest password accepted ('qmas user add --password-stdin').
     password_min_length: int = Field(default=12, ge=1, le=1024)
+    # The API's login endpoint: password checks at once (argon2 is CPU-bound), and failed
+    # logins a minute from one client address, whatever the usernames.
+    login_parallel_checks: int = Field(default=2, ge=1, le=64)
+    login_client_failures_per_minute: int = Field(default=30, ge=1, le=100_000)
 
 
 def check_username(text: str) -> str:

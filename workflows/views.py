@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from states.models import document_requests as _docs
 from states.models import history as _hist
 from states.store import Store
 from workflows import documents as doc_catalogue
+from workflows.application import normalise_travel_document
 from workflows.authz import REVEAL, acting_account
 from workflows.clock import HK, iso, parse_iso, today_hk
 from workflows.engine import default_store
@@ -215,12 +217,15 @@ def list_cases(
     today: date | None = None,
     q: str | None = None,
     after: int | None = None,
+    by_document: bool = True,
 ) -> list[dict[str, Any]]:
     """The case list, oldest first: one query, whatever the number of cases.
 
     ``q`` keeps the cases whose file number (the principal's or a dependant's) or full
     travel document number equals it, or whose name contains it (case-insensitive);
-    ``after`` keeps ids above it (keyset pagination: pass the last id of the page before).
+    ``after`` keeps ids above it (keyset pagination: pass the last id of the page before);
+    ``by_document=False`` leaves the travel document number out of ``q`` (for a caller who
+    may not see it unmasked).
 
     ``state`` is one state or several (a case in any of them); ``next_due`` is the earliest
     open deadline (the case's own deadline or a document still requested) and
@@ -253,9 +258,13 @@ def list_cases(
     )
     if state is not None:
         states = [state] if isinstance(state, str) else list(state)
-        stmt = stmt.where(_app.c.state.in_([State(s).value for s in states]))
+        unknown = [s for s in states if s not in State.__members__]
+        if unknown:
+            shown = ", ".join(repr(s)[:40] for s in unknown)
+            raise InvalidInput(f"unknown state {shown}; states: {', '.join(State)}")
+        stmt = stmt.where(_app.c.state.in_(states))
     if q is not None and q.strip():
-        stmt = stmt.where(_matches(q.strip()))
+        stmt = stmt.where(_matches(q.strip(), by_document=by_document))
     if after is not None:
         stmt = stmt.where(_app.c.id > after)
     if limit is not None:
@@ -271,19 +280,23 @@ def list_cases(
     return rows
 
 
-def _matches(q: str) -> Any:
+def _matches(q: str, *, by_document: bool) -> Any:
     """File number (principal's or dependant's), the full travel document number, or a part
     of the name; LIKE's wildcards in ``q`` are taken literally."""
     upper = q.upper()
     pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     dependant_of = select(_deps.c.application_id).where(_deps.c.file_number == upper)
-    return or_(
+    tests = [
         _app.c.file_number == upper,
         _app.c.id.in_(dependant_of),
-        _app.c.travel_document_number == upper,
-        _app.c.travel_document_number == q,
         func.lower(_app.c.name).like(pattern, escape="\\"),
-    )
+    ]
+    if by_document:
+        # typed as on the document or as people type it (spaces, dashes, lower case); text
+        # that is no travel document number has nothing to compare
+        with contextlib.suppress(ValueError):
+            tests.append(_app.c.travel_document_number == normalise_travel_document(q))
+    return or_(*tests)
 
 
 def state_as_of(case_id: int, moment: datetime, *, store: Store | None = None) -> dict[str, Any]:

@@ -7,18 +7,20 @@ unknown case; 409 stale ``If-Match``; 422 refused by a guard or bad input, with
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from console.web.security import Caller, in_db, need, store_of
+from console.web.throttle import LoginGate
 from states.accounts import Account
 from states.audit import verify
 from states.catalogue import State
-from states.errors import InvalidInput, NotAuthorized, NotFound
+from states.errors import InvalidInput, NotAuthenticated, NotAuthorized, NotFound
 from workflows.authz import CREATE_CASES, READ_CASES, REVEAL, VERIFY_AUDIT, may_act
 from workflows.engine import advance, available_actions, create_case, preview
 from workflows.logins import login
@@ -155,8 +157,27 @@ _LOGIN_BODY = {
 )
 async def token(request: Request) -> TokenOut:
     """Log in: a JSON ``{"username", "password"}`` or an OAuth2 password form → a token."""
+    gate: LoginGate = request.app.state.login_gate
+    client = request.client.host if request.client else "-"
+    gate.check(client)
+    body = await _login_body(request)
+    async with gate.slot():
+        try:
+            issued = await run_in_threadpool(
+                login, body.username, body.password, store=store_of(request)
+            )
+        except NotAuthenticated:
+            gate.failed(client)
+            raise
+    request.state.username = issued.username  # for the access log
+    return TokenOut(access_token=issued.token, expires_at=issued.expires_at)
+
+
+async def _login_body(request: Request) -> LoginBody:
+    """The credentials, from JSON or an OAuth2 form. Error lines never quote what was sent:
+    it holds a password."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind == "application/x-www-form-urlencoded" or kind == "multipart/form-data":
+    if kind in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await request.form()
         fields = {k: form.get(k) for k in ("username", "password")}
         if not all(isinstance(v, str) for v in fields.values()):
@@ -164,16 +185,24 @@ async def token(request: Request) -> TokenOut:
         grant = form.get("grant_type")
         if grant is not None and grant != "password":
             raise InvalidInput("grant_type must be 'password'")
-        body = LoginBody.model_validate(fields)
-    else:
+        source: Any = fields
+    elif kind == "application/json" or kind.endswith("+json"):
         raw = await request.body()
         try:
-            body = LoginBody.model_validate_json(raw or b"null")
-        except ValueError as err:
-            raise InvalidInput(_pydantic_lines(err)) from None
-    issued = await run_in_threadpool(login, body.username, body.password, store=store_of(request))
-    request.state.username = issued.username  # for the access log
-    return TokenOut(access_token=issued.token, expires_at=issued.expires_at)
+            source = json.loads(raw or b"null")
+        except (ValueError, RecursionError):
+            raise InvalidInput("the body is not valid JSON") from None
+    else:
+        raise InvalidInput(
+            "send the credentials as JSON (Content-Type: application/json) or as an OAuth2 "
+            "password form (application/x-www-form-urlencoded)"
+        )
+    try:
+        return LoginBody.model_validate(source)
+    except ValidationError as err:
+        raise InvalidInput(
+            [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in err.errors()]
+        ) from None
 
 
 def _pydantic_lines(err: Exception) -> list[str]:
@@ -239,8 +268,14 @@ async def cases(
     """Cases, oldest first, a page at a time (pass ``next_cursor`` back as ``cursor``)."""
     states = [s.value for s in state] if state else None
     after, store = _cursor(cursor), store_of(request)
+    # The full travel document number finds a case only for those who may reveal it: for
+    # anyone else an exact-match search would unmask a masked number by trying its digits.
+    by_document = any(r in REVEAL for r in account.roles)
     rows = await in_db(
-        request, lambda: list_cases(states, store=store, limit=limit + 1, q=q, after=after)
+        request,
+        lambda: list_cases(
+            states, store=store, limit=limit + 1, q=q, after=after, by_document=by_document
+        ),
     )
     more = len(rows) > limit
     rows = rows[:limit]
@@ -368,8 +403,8 @@ async def preview_move(request: Request, ref: str, move: Move, account: Caller) 
     store = store_of(request)
 
     def work() -> dict[str, Any]:
+        _check_move(account, move)  # before the case: a refusal tells nothing of which exist
         case_id = _case(request, ref)
-        _check_move(account, move)
         seen = preview(
             case_id,
             move.trigger.value,
@@ -390,7 +425,7 @@ _VERSION = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 
 
 def _if_match(header: str | None) -> int | None:
-    if header is None or header.strip() in ("", "*"):  # "*": any version (RFC 9110)
+    if header is None or header.strip() == "*":  # "*": any version (RFC 9110)
         return None
     match = _VERSION.match(header)
     if match is None:
@@ -425,8 +460,8 @@ async def transition(
     store = store_of(request)
 
     def work() -> Moved:
+        _check_move(account, move)  # before the case: a refusal tells nothing of which exist
         case_id = _case(request, ref)
-        _check_move(account, move)
         done = advance(
             case_id,
             move.trigger.value,

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from console.web.api import router
+from console.web.throttle import LoginGate
 from states.errors import (
     Conflict,
     InvalidInput,
@@ -36,6 +37,7 @@ from states.errors import (
     TransitionNotAllowed,
 )
 from states.store import Store
+from workflows.authz import AuthSettings
 from workflows.engine import default_store
 
 log = logging.getLogger("qmas.api")
@@ -259,6 +261,10 @@ def create_app(store: Store | None = None) -> FastAPI:
         telemetry={"logs": False},
     )
     app.state.store = store or default_store()
+    settings = AuthSettings()  # a bad QMAS_LOGIN_* setting stops the start, not each login
+    app.state.login_gate = LoginGate(
+        settings.login_parallel_checks, settings.login_client_failures_per_minute
+    )
     app.include_router(router)
     _document_the_application_file(app)
     app.add_exception_handler(QmasError, _qmas_error)

@@ -182,7 +182,7 @@ def test_a_stale_if_match_is_409_and_writes_nothing(api: Api, case: int) -> None
     assert rows(api.store) == before
 
 
-@pytest.mark.parametrize("header", ['"3"', "3", 'W/"3"', "*", ""])
+@pytest.mark.parametrize("header", ['"3"', "3", 'W/"3"', "*"])
 def test_if_match_takes_the_etag_forms(api: Api, case: int, header: str) -> None:
     lam = api.as_("officer.lam")
     lam.post(f"/cases/{case}/transitions", json=NOTE)  # version 3
@@ -191,7 +191,7 @@ def test_if_match_takes_the_etag_forms(api: Api, case: int, header: str) -> None
     assert response.json()["version"] == 4
 
 
-@pytest.mark.parametrize("header", ["abc", "1, 2", "-1", "9" * 30, '"', "v3"])
+@pytest.mark.parametrize("header", ["abc", "1, 2", "-1", "9" * 30, '"', "v3", ""])
 def test_a_malformed_if_match_is_422(api: Api, case: int, header: str) -> None:
     before = rows(api.store)
     response = api.as_("officer.lam").post(

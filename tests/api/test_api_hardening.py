@@ -1,0 +1,164 @@
+"""What a hostile session found, each fixed and kept fixed (issue 9, second look).
+
+- a masked travel document number could be unmasked by trying exact-match searches;
+- an account with no role on cases could tell which cases exist (404 before 403);
+- login: a flood of made-up usernames starved the server; the error of a malformed login
+  body quoted the body (a password); a text/plain body was read as JSON;
+- a read waited for SQLite's write lock (the token's last use was written first);
+- a login setting that does not parse made every login a 500 instead of stopping the start.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import time_machine
+
+from console.cli import main
+from tests.api.apikit import PASSWORD, Api, new_case, problem, serve_store
+from workflows.engine import default_store
+
+
+@pytest.fixture
+def case(api: Api) -> int:
+    from tests.factories import overseas_application
+
+    return new_case(api.store, overseas_application(travel_document="Z4839201"))
+
+
+# --- search by travel document number: only for those who may reveal it -------------------
+@pytest.mark.parametrize("typed", ["Z4839201", "z4839201", "Z 4839 201", "Z-4839201"])
+@pytest.mark.parametrize("user", ["officer.lam", "supervisor.ho"])
+def test_the_full_travel_document_number_finds_the_case_for_who_may_reveal_it(
+    api: Api, case: int, user: str, typed: str
+) -> None:
+    found = api.as_(user).get("/cases", params={"q": typed})
+    assert [c["id"] for c in found.json()["items"]] == [case]
+
+
+@pytest.mark.parametrize("user", ["committee.cheung", "auditor.yu"])
+def test_the_full_travel_document_number_finds_nothing_for_who_may_not(
+    api: Api, case: int, user: str
+) -> None:
+    """Else 10,000 searches over the masked digits of Z4****01 would unmask it."""
+    found = api.as_(user).get("/cases", params={"q": "Z4839201"})
+    assert found.status_code == 200
+    assert found.json()["items"] == []
+    by_name = api.as_(user).get("/cases", params={"q": "watson"})
+    assert [c["id"] for c in by_name.json()["items"]] == [case]
+
+
+# --- refusals that tell nothing of which cases exist ----------------------------------------
+@pytest.mark.parametrize("path", ["/cases/{}/transitions", "/cases/{}/preview"])
+def test_an_account_that_may_not_act_gets_403_for_a_case_that_exists_or_not(
+    api: Api, case: int, path: str
+) -> None:
+    body = {"trigger": "note", "role": "supervisor", "note": "x"}
+    answers = {
+        ref: api.as_(user).post(path.format(ref), json=body).status_code
+        for ref in (case, 999_999, "QM2099-000001")
+        for user in ("admin.lee", "officer.lam")
+    }
+    assert set(answers.values()) == {403}, answers
+
+
+# --- login ------------------------------------------------------------------------------------
+def test_a_malformed_login_never_quotes_the_password(api: Api) -> None:
+    secret = "hunter2-very-secret"
+    for body in (
+        f'{{"username": "officer.lam", "password": "{secret}"',  # not valid JSON
+        f'{{"username": 7, "password": "{secret}", "extra": "{secret}"}}',
+        f'{{"username": "officer.lam", "password": "{secret * 100}"}}',  # too long
+    ):
+        response = api.anonymous().post(
+            "/auth/token", content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422, response.text
+        problem(response)
+        assert secret not in response.text
+
+
+def test_a_login_body_that_is_neither_json_nor_a_form_is_422(api: Api) -> None:
+    response = api.anonymous().post(
+        "/auth/token",
+        content='{"username": "officer.lam", "password": "x"}',
+        headers={"content-type": "text/plain"},
+    )
+    assert response.status_code == 422
+    assert "application/json" in problem(response)["detail"]
+
+
+@pytest.fixture
+def strict_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, frozen_clock: time_machine.Traveller
+) -> Iterator[Api]:
+    monkeypatch.setenv("QMAS_LOGIN_CLIENT_FAILURES_PER_MINUTE", "4")
+    with serve_store(tmp_path / "strict.db") as server:
+        server.with_password("officer.lam")
+        yield server
+
+
+def test_failed_logins_from_one_address_are_capped_whatever_the_usernames(
+    strict_api: Api, frozen_clock: time_machine.Traveller
+) -> None:
+    """The per-account lock cannot see a new name each time; the per-address cap does."""
+    client = strict_api.anonymous()
+    codes = [
+        client.post("/auth/token", json={"username": f"ghost{n}", "password": "x"}).status_code
+        for n in range(6)
+    ]
+    assert codes == [401, 401, 401, 401, 429, 429]
+    capped = client.post("/auth/token", json={"username": "officer.lam", "password": PASSWORD})
+    assert capped.status_code == 429
+    assert int(capped.headers["Retry-After"]) >= 1
+    assert "from this address" in problem(capped)["detail"]
+
+
+# --- reads never wait for the write lock ------------------------------------------------------
+def test_a_read_answers_while_another_process_holds_the_write_lock(
+    api: Api, case: int, tmp_path: Path
+) -> None:
+    reader = api.as_("auditor.yu")
+    other = sqlite3.connect(tmp_path / "api.db", isolation_level=None, timeout=1)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the flows' batch, say
+        for _ in range(3):
+            assert reader.get(f"/cases/{case}", timeout=5).status_code == 200
+            assert reader.get("/cases", timeout=5).status_code == 200
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+# --- settings are checked when the server starts -------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("QMAS_LOGIN_MAX_FAILURES", "0"),
+        ("QMAS_LOGIN_TOKEN_HOURS", "abc"),
+        ("QMAS_LOGIN_LOCK_MINUTES", "-5"),
+        ("QMAS_LOGIN_PARALLEL_CHECKS", "0"),
+    ],
+)
+def test_serve_refuses_to_start_with_a_setting_that_does_not_parse(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    value: str,
+) -> None:
+    monkeypatch.setenv("QMAS_DATABASE_URL", f"sqlite:///{tmp_path}/serve.db")
+    monkeypatch.setenv(name, value)
+    default_store.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main(["serve", "--port", "1"])  # never bound: the settings are checked first
+    finally:
+        default_store.cache_clear()
+    out, err = capsys.readouterr()
+    assert exited.value.code == 7
+    assert err.startswith("error: configuration: ") and name in err, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in out + err
