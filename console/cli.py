@@ -434,7 +434,7 @@ def audit_verify(
 
 @audit_app.command("access")
 def audit_access(case: CaseArg, as_json: JsonFlag = False) -> None:
-    """Who revealed the case's personal data, what, when, and how (CLI or API)."""
+    """Who read the case through the API or revealed its personal data: what, when, how."""
     from states.accounts import Accounts
 
     case_id = case_ref(case)
@@ -443,7 +443,7 @@ def audit_access(case: CaseArg, as_json: JsonFlag = False) -> None:
     if as_json:
         output.print_json(records)
     elif not records:
-        output.say(f"Nobody has revealed the personal data of case {case_id}.")
+        output.say(f"Nobody has read case {case_id} through the API or revealed its personal data.")
     else:
         output.out.print(
             output.table(

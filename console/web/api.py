@@ -8,26 +8,30 @@ unknown case; 409 stale ``If-Match``; 422 refused by a guard or bad input, with
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from console.web.security import Caller, in_db, need, store_of
 from console.web.throttle import LoginGate
-from states.accounts import Account
+from states.accounts import Account, Accounts
 from states.audit import verify
 from states.catalogue import State
 from states.errors import InvalidInput, NotAuthenticated, NotAuthorized, NotFound
+from states.store import Store
 from workflows.authz import CREATE_CASES, READ_CASES, REVEAL, VERIFY_AUDIT, may_act
+from workflows.clock import iso, now_utc
 from workflows.engine import advance, available_actions, create_case, preview
 from workflows.logins import login
 from workflows.names import Role, Trigger
 from workflows.views import MAX_ID, case_view, history, list_cases, resolve_case, reveal_case
 
 router = APIRouter(prefix="/api/v1")
+log = logging.getLogger("qmas.api")
 
 Reader = Annotated[Account, Depends(need(READ_CASES, "reading cases"))]
 Creator = Annotated[Account, Depends(need(CREATE_CASES, "creating a case"))]
@@ -328,11 +332,13 @@ async def show_case(
     response: Response,
     ref: str,
     account: Reader,
+    background: BackgroundTasks,
     reveal: Annotated[
         bool, Query(description="Unmask personal data (caseworker, supervisor; recorded).")
     ] = False,
 ) -> dict[str, Any]:
-    """The case (``qmas case show --json``); personal data masked unless ``reveal``."""
+    """The case (``qmas case show --json``); personal data masked unless ``reveal``. Every
+    read is kept as an access record (``qmas audit access CASE``)."""
     store = store_of(request)
 
     def work() -> dict[str, Any]:
@@ -348,16 +354,43 @@ async def show_case(
         return reveal_case(case_id, account.username, role, via="api", store=store)
 
     view = await in_db(request, work, write=reveal)
+    if not reveal:  # a reveal is recorded before it is shown; a masked read, after
+        background.add_task(_record_read, store, view["id"], account, "case")
     response.headers["ETag"] = f'"{view["version"]}"'
     return view
+
+
+def _record_read(store: Store, case_id: int, account: Account, what: str) -> None:
+    """Keep who read a case (masked) for `qmas audit access`; written after the answer, so
+    that a read never waits for the write lock. Best effort: a failure is logged."""
+    role = next((r for r in account.roles if r in READ_CASES), account.roles[0])
+    try:
+        Accounts(store).record_access(
+            case_id,
+            account=account.username,
+            role=role,
+            action="read",
+            fields=(what,),
+            via="api",
+            at=iso(now_utc()),
+        )
+    except Exception as err:  # a busy or unreachable database: the answer is already sent
+        log.warning("read of case %s not recorded: %s", case_id, type(err).__name__)
 
 
 @router.get(
     "/cases/{ref}/history", tags=["cases"], operation_id="getHistory", responses=_CASE_ERRORS
 )
-async def case_history(request: Request, ref: str, account: Reader) -> list[dict[str, Any]]:
-    """The case's history, oldest first, with the hash chain (``qmas case history --json``)."""
-    return await in_db(request, lambda: history(_case(request, ref), store=store_of(request)))
+async def case_history(
+    request: Request, ref: str, account: Reader, background: BackgroundTasks
+) -> list[dict[str, Any]]:
+    """The case's history, oldest first, with the hash chain (``qmas case history --json``);
+    kept as an access record like a read of the case."""
+    store = store_of(request)
+    case_id = await in_db(request, lambda: _case(request, ref))
+    rows = await in_db(request, lambda: history(case_id, store=store))
+    background.add_task(_record_read, store, case_id, account, "history")
+    return rows
 
 
 def _acting_roles(account: Account) -> list[str]:

@@ -162,3 +162,26 @@ def test_serve_refuses_to_start_with_a_setting_that_does_not_parse(
     assert exited.value.code == 7
     assert err.startswith("error: configuration: ") and name in err, err
     assert len(err.splitlines()) == 1 and "Traceback" not in out + err
+
+
+# --- every read through the API is an access record ----------------------------------------
+def test_reads_of_a_case_and_its_history_are_kept_as_access_records(api: Api, case: int) -> None:
+    """Recorded after the answer (a read never waits for the write lock): poll briefly."""
+    import time
+
+    from states.accounts import Accounts
+
+    assert api.as_("auditor.yu").get(f"/cases/{case}").status_code == 200
+    assert api.as_("committee.cheung").get(f"/cases/{case}/history").status_code == 200
+    assert api.as_("auditor.yu").get("/cases/999999").status_code == 404
+    for _ in range(100):
+        records = Accounts(api.store).access_records(case)
+        if len(records) == 2:
+            break
+        time.sleep(0.05)
+    seen = sorted((r["account"], r["role"], r["action"], r["fields"], r["via"]) for r in records)
+    assert seen == [
+        ("auditor.yu", "auditor", "read", ["case"], "api"),
+        ("committee.cheung", "committee", "read", ["history"], "api"),
+    ]
+    assert Accounts(api.store).access_records(999999) == []

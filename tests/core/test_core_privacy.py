@@ -182,7 +182,9 @@ def access_by_ref(qmas: Qmas, ref: str) -> list[dict[str, Any]]:
 def test_audit_access_text(ready: Qmas, tmp_path: Path) -> None:
     case_id = new_case(ready, tmp_path)
     out = ok(ready("audit", "access", str(case_id)))
-    assert out.strip() == f"Nobody has revealed the personal data of case {case_id}."
+    assert out.strip() == (
+        f"Nobody has read case {case_id} through the API or revealed its personal data."
+    )
     ok(ready("case", "show", str(case_id), "--reveal", "--actor", "officer.lam",
              "--role", "caseworker", "--json"))  # fmt: skip
     out = ok(ready("audit", "access", str(case_id)))
