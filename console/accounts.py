@@ -7,7 +7,8 @@ with the operating-system user who made it (``cli:<user>``).
 
 from __future__ import annotations
 
-import getpass
+import os
+import pwd
 import sys
 from typing import Annotated
 
@@ -34,11 +35,14 @@ RolesOpt = Annotated[
 
 
 def operator() -> str:
-    """Who runs the CLI, as account events record it."""
+    """Who runs the CLI, as account events record it: the operating system's name for the
+    process's user id (not $USER or $LOGNAME, which anyone can set), else the uid."""
+    uid = os.getuid()
     try:
-        return f"cli:{getpass.getuser()}"[:64]
-    except (KeyError, OSError):  # no name for this uid (a bare container)
-        return "cli:unknown"
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:  # no name for this uid (a bare container)
+        name = f"uid{uid}"
+    return f"cli:{name}"[:64]
 
 
 def _accounts() -> Accounts:
@@ -60,11 +64,15 @@ def _read_password() -> str:
     if sys.stdin is None or sys.stdin.closed:
         raise InvalidInput("--password-stdin: nothing on standard input")
     try:
-        line = sys.stdin.readline()
+        text = sys.stdin.read(4096)
     except UnicodeDecodeError:
         raise InvalidInput("--password-stdin: the password is not valid UTF-8 text") from None
-    if not line:
+    if not text:
         raise InvalidInput("--password-stdin: nothing on standard input")
+    line = text[:-1] if text.endswith("\n") else text
+    line = line[:-1] if line.endswith("\r") else line
+    if "\n" in line or "\r" in line:  # a second line would be dropped without a word
+        raise InvalidInput("--password-stdin: give the password on one line, alone")
     return check_password(line)
 
 

@@ -65,8 +65,11 @@ def check_username(text: str) -> str:
             f"'{shown}' is not a username: 1 to 64 lower-case letters, digits, '.', '_' or '-', "
             "starting and ending with a letter or digit"
         )
-    if name == SYSTEM:
-        raise InvalidInput("'system' is the flows' built-in account; choose another username")
+    if name == SYSTEM or name.startswith("qmas-"):
+        raise InvalidInput(
+            f"'{name}' is reserved: 'system' and names starting 'qmas-' are the flows' "
+            "(their acts carry them in history); choose another username"
+        )
     return name
 
 

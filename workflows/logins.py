@@ -22,7 +22,13 @@ from datetime import datetime, timedelta
 
 from states.accounts import SYSTEM, Account, Accounts
 from states.credentials import new_token, token_digest, verify_password
-from states.errors import InvalidInput, NotAuthenticated, NotFound, TooManyAttempts
+from states.errors import (
+    ConfigurationError,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    TooManyAttempts,
+)
 from states.store import Store
 from workflows.authz import USERNAME, AuthSettings
 from workflows.clock import iso, now_utc, parse_iso
@@ -160,9 +166,13 @@ def issue_token(
     moment = now or now_utc()
     life = settings.token_days if days is None else days
     if not 1 <= life <= settings.token_max_days:
-        where = "--days" if days is not None else f"QMAS_TOKEN_DAYS ({life})"
+        if days is None:  # the settings disagree with each other: the operator's to fix
+            raise ConfigurationError(
+                f"QMAS_TOKEN_DAYS ({life}) is longer than QMAS_TOKEN_MAX_DAYS "
+                f"({settings.token_max_days})"
+            )
         raise InvalidInput(
-            f"{where}: a token lives 1 to {settings.token_max_days} days (QMAS_TOKEN_MAX_DAYS)"
+            f"--days: a token lives 1 to {settings.token_max_days} days (QMAS_TOKEN_MAX_DAYS)"
         )
     accounts = Accounts(store)
     account = accounts.get(username)

@@ -125,6 +125,11 @@ def parse_trigger(name: str) -> Trigger:
 
 
 def parse_role(name: str) -> Role:
+    if name == "admin":  # an account role that acts on no case
+        raise InvalidInput(
+            "the role 'admin' manages accounts and verifies the audit chain; it makes no move "
+            "on a case (act as caseworker, supervisor, committee or auditor)"
+        )
     try:
         return Role(name)
     except ValueError:

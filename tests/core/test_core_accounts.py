@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import pwd
 import sys
 import threading
 from collections.abc import Iterator
@@ -39,15 +40,18 @@ from workflows.clock import iso
 from workflows.engine import default_store
 from workflows.logins import authenticate, issue_token, login
 
-OPERATOR = "cli:ops.chan"  # who runs the CLI in these tests ($LOGNAME)
+OPERATOR = "cli:ops.chan"  # who runs the CLI in these tests (the uid's name, see _operator)
 AT = iso(FROZEN_AT)  # 2023-06-01T02:00:00.000000Z
 PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(autouse=True)
-def _operator(monkeypatch: pytest.MonkeyPatch) -> None:
-    """getpass.getuser() reads $LOGNAME first: every account event names this operator."""
-    monkeypatch.setenv("LOGNAME", "ops.chan")
+def _operator(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """The operator is the name of the process's uid: every account event names this one
+    (but in the test of that rule itself, which reads the real name)."""
+    if "os_user" not in request.node.name:
+        entry = pwd.struct_passwd(("ops.chan", "x", 1000, 1000, "", "/", "/bin/sh"))
+        monkeypatch.setattr("pwd.getpwuid", lambda uid: entry)
 
 
 @pytest.fixture(autouse=True)
@@ -417,10 +421,15 @@ def test_token_days_out_of_bounds_is_refused(
 
 def test_token_max_days_follows_the_setting(ready: Qmas, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QMAS_TOKEN_MAX_DAYS", "7")
-    refused(
+    refused(  # the two settings disagree: the operator's to fix, not the caller's input
         ready("token", "create", "officer.lam"),
+        code=7,
+        contains="QMAS_TOKEN_DAYS (30) is longer than QMAS_TOKEN_MAX_DAYS (7)",
+    )
+    refused(
+        ready("token", "create", "officer.lam", "--days", "8"),
         code=2,
-        contains="QMAS_TOKEN_DAYS (30): a token lives 1 to 7 days (QMAS_TOKEN_MAX_DAYS)",
+        contains="--days: a token lives 1 to 7 days",
     )
     assert ready("token", "create", "officer.lam", "--days", "7")[0] == 0
 
@@ -656,14 +665,14 @@ def test_every_account_change_names_the_operator(
 def test_the_operator_is_named_even_without_a_user_name(
     ready: Qmas, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import getpass
+    import os
 
-    def nobody() -> str:
-        raise KeyError("getpwuid(): uid not found: 12345")
+    def nobody(uid: int) -> object:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
 
-    monkeypatch.setattr(getpass, "getuser", nobody)
+    monkeypatch.setattr("pwd.getpwuid", nobody)
     ok(ready("user", "add", "officer.chan", "--role", "caseworker"))
-    assert events("officer.chan")[0][3] == "cli:unknown"
+    assert events("officer.chan")[0][3] == f"cli:uid{os.getuid()}"
 
 
 # --- the checks as functions -----------------------------------------------------------------
@@ -1036,6 +1045,42 @@ def test_lookups_of_names_no_database_can_hold_answer_none(any_store: Store) -> 
         assert accounts.get(name) is None
         with pytest.raises(NotFound):
             accounts.tokens(name)
+
+
+def test_password_stdin_takes_one_line_alone(ready: Qmas, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second line would be dropped without a word: the password set would not be the one
+    typed."""
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("abcdefghijkl\nsecondline\n"))
+    refused(
+        ready("user", "password", "officer.lam", "--password-stdin"),
+        code=2,
+        contains="give the password on one line, alone",
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO("abcdefghijklmn\r\n"))
+    assert ready("user", "password", "officer.lam", "--password-stdin")[0] == 0
+
+
+@pytest.mark.parametrize("name", ["qmas-reminders", "qmas-dispatch", "qmas-anything", "system"])
+def test_the_flows_names_are_reserved(ready: Qmas, name: str) -> None:
+    """A person named like a flow would make a human act look like a flow's in history."""
+    refused(ready("user", "add", name, "--role", "supervisor"), code=2, contains="reserved")
+
+
+def test_account_events_name_the_os_user_by_uid_not_by_environment(
+    ready: Qmas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import pwd
+
+    monkeypatch.setenv("USER", "mallory")
+    monkeypatch.setenv("LOGNAME", "mallory")
+    assert ready("user", "disable", "officer.lam")[0] == 0
+    (event,) = [
+        e for e in Accounts(default_store()).events("officer.lam") if e["event"] == "disabled"
+    ]
+    assert event["by"] == f"cli:{pwd.getpwuid(os.getuid()).pw_name}"
 
 
 def test_a_new_password_ends_the_sessions_of_the_old_one_but_not_issued_tokens(
