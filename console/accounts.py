@@ -22,7 +22,7 @@ from workflows.application import check_email
 from workflows.authz import AuthSettings, check_password, check_username, parse_roles
 from workflows.clock import iso, now_utc
 from workflows.engine import default_store
-from workflows.validation import check_text
+from workflows.validation import check_name, check_text
 
 user_app = typer.Typer(help="Accounts: who may act, in which roles.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens (bearer) for an account.", no_args_is_help=True)
@@ -98,6 +98,10 @@ def user_add(
     username = check_username(username)
     roles = parse_roles(role)
     full_name = check_text(name, "the name", limit=200, multiline=False) or ""
+    try:
+        check_name(full_name)
+    except ValueError as err:
+        raise InvalidInput(f"--name: {err}") from None
     address = _email(email)
     digest = hash_password(_read_password()) if password_stdin else None
     account = _accounts().add(

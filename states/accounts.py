@@ -422,6 +422,15 @@ class Accounts:
                 )
             )
 
+    def record_accesses(self, records: list[dict[str, Any]]) -> None:
+        """Several access records in one transaction (all or none), each a dict of
+        `record_access`'s arguments."""
+        if not records:
+            return
+        rows = [{**r, "fields": ",".join(r["fields"])} for r in records]
+        with self.store.write() as tx:
+            tx.conn.execute(insert(_access), rows)
+
     def access_records(self, case_id: int) -> list[dict[str, Any]]:
         with self.store.read() as tx:
             rows = tx.conn.execute(

@@ -59,6 +59,8 @@ def _sqlite_engine(url: str, settings: DatabaseSettings) -> Engine:
         cur.execute(f"PRAGMA busy_timeout={int(busy)}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
+        # SQLite's lower() folds ASCII only: 'MARTÍNEZ' would never match 'martínez'.
+        dbapi_conn.create_function("qmas_fold", 1, _fold, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -71,6 +73,10 @@ def _sqlite_engine(url: str, settings: DatabaseSettings) -> Engine:
             raise DBAPIError.instance(f"BEGIN {mode}", None, err, sqlite3.Error) from err
 
     return engine
+
+
+def _fold(value: Any) -> Any:
+    return value.casefold() if isinstance(value, str) else value
 
 
 def describe(engine: Engine) -> str:

@@ -26,7 +26,7 @@ from states.errors import InvalidInput
 from workflows.countries import check_nationality
 from workflows.rules import validate_profile  # the points-test profile contract
 from workflows.rules.dates import age_on
-from workflows.validation import control_characters, format_errors
+from workflows.validation import check_name, control_characters, format_errors
 
 EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 
@@ -76,6 +76,7 @@ class Representative(_Strict):
     email: str
 
     _check_email = field_validator("email")(_email)
+    _check_name = field_validator("name")(check_name)
 
 
 class Applicant(_Strict):
@@ -89,6 +90,7 @@ class Applicant(_Strict):
     representative: Representative | None = None
 
     _check_email = field_validator("email")(_email)
+    _check_name = field_validator("name")(check_name)
     _check_nationality = field_validator("nationality")(check_nationality)
     _check_document = field_validator("travel_document_number")(normalise_travel_document)
 
@@ -98,6 +100,8 @@ class DependantIn(_Strict):
     relation: Literal["spouse", "child"]
     date_of_birth: date
     married: StrictBool = False
+
+    _check_name = field_validator("name")(check_name)
 
 
 class ApplicationFile(_Strict):

@@ -85,6 +85,21 @@ def _bad_character(text: str, multiline: bool) -> str | None:
     return None
 
 
+def check_name(value: str) -> str:
+    """A person's name: one line. Besides control and bidi characters, line and paragraph
+    separators (a name splitting a letter's greeting into lines) and the invisible tag
+    characters (names that look alike but differ) are refused."""
+    for ch in value:
+        bad = _bad_character(ch, False)
+        if bad is None and (
+            unicodedata.category(ch) in ("Zl", "Zp") or 0xE0000 <= ord(ch) <= 0xE007F
+        ):
+            bad = f"U+{ord(ch):04X}"
+        if bad is not None:
+            raise ValueError(f"a name is one line of visible text; it contains {bad}")
+    return value
+
+
 def check_text(value: str | None, what: str, *, limit: int, multiline: bool) -> str | None:
     """Text a person typed: trimmed; control characters (escape codes, NUL) refused; longer
     than ``limit`` refused; ``None`` when nothing visible is left (spaces, zero-width marks)."""

@@ -264,7 +264,7 @@ def list_cases(
             raise InvalidInput(f"unknown state {shown}; states: {', '.join(State)}")
         stmt = stmt.where(_app.c.state.in_(states))
     if q is not None and q.strip():
-        stmt = stmt.where(_matches(q.strip(), by_document=by_document))
+        stmt = stmt.where(_matches(q.strip(), by_document=by_document, dialect=store.dialect))
     if after is not None:
         stmt = stmt.where(_app.c.id > after)
     if limit is not None:
@@ -280,16 +280,37 @@ def list_cases(
     return rows
 
 
-def _matches(q: str, *, by_document: bool) -> Any:
+def holding_document(case_ids: Sequence[int], q: str, *, store: Store | None = None) -> list[int]:
+    """Which of ``case_ids`` hold the travel document number ``q`` (as people type it): the
+    cases a search by that number found by it, for the access records of such a search."""
+    try:
+        number = normalise_travel_document(q)
+    except ValueError:
+        return []
+    if not case_ids:
+        return []
+    store = store or default_store()
+    stmt = select(_app.c.id).where(
+        _app.c.id.in_(list(case_ids)), _app.c.travel_document_number == number
+    )
+    with store.read() as tx:
+        return [int(r[0]) for r in tx.conn.execute(stmt)]
+
+
+def _matches(q: str, *, by_document: bool, dialect: str) -> Any:
     """File number (principal's or dependant's), the full travel document number, or a part
     of the name; LIKE's wildcards in ``q`` are taken literally."""
     upper = q.upper()
-    pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    folded = q.casefold() if dialect == "sqlite" else q.lower()
+    pattern = "%" + folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    # Case-insensitive beyond ASCII: SQLite gets Python's casefold (states.db), PostgreSQL
+    # its own lower(), which knows Unicode.
+    name = func.qmas_fold(_app.c.name) if dialect == "sqlite" else func.lower(_app.c.name)
     dependant_of = select(_deps.c.application_id).where(_deps.c.file_number == upper)
     tests = [
         _app.c.file_number == upper,
         _app.c.id.in_(dependant_of),
-        func.lower(_app.c.name).like(pattern, escape="\\"),
+        name.like(pattern, escape="\\"),
     ]
     if by_document:
         # typed as on the document or as people type it (spaces, dashes, lower case); text

@@ -22,13 +22,20 @@ from states.accounts import Account, Accounts
 from states.audit import verify
 from states.catalogue import State
 from states.errors import InvalidInput, NotAuthenticated, NotAuthorized, NotFound
-from states.store import Store
 from workflows.authz import CREATE_CASES, READ_CASES, REVEAL, VERIFY_AUDIT, may_act
 from workflows.clock import iso, now_utc
 from workflows.engine import advance, available_actions, create_case, preview
 from workflows.logins import login
 from workflows.names import Role, Trigger
-from workflows.views import MAX_ID, case_view, history, list_cases, resolve_case, reveal_case
+from workflows.views import (
+    MAX_ID,
+    case_view,
+    history,
+    holding_document,
+    list_cases,
+    resolve_case,
+    reveal_case,
+)
 
 router = APIRouter(prefix="/api/v1")
 log = logging.getLogger("qmas.api")
@@ -281,6 +288,27 @@ async def cases(
             states, store=store, limit=limit + 1, q=q, after=after, by_document=by_document
         ),
     )
+    if by_document and q and rows:
+        # A search that confirms a full travel document number reveals it: recorded as
+        # such, before the answer, like a reveal (and refused, not served, if it cannot be).
+        ids = [r["id"] for r in rows[:limit]]
+        hits = await in_db(request, lambda: holding_document(ids, q, store=store))
+        if hits:
+            role = next(r for r in account.roles if r in REVEAL)
+            at = iso(now_utc())
+            records = [
+                {
+                    "case_id": case_id,
+                    "account": account.username,
+                    "role": role,
+                    "action": "search",
+                    "fields": ("travel_document_number",),
+                    "via": "api",
+                    "at": at,
+                }
+                for case_id in hits
+            ]
+            await in_db(request, lambda: Accounts(store).record_accesses(records), write=True)
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(items=rows, next_cursor=str(rows[-1]["id"]) if more else None)
@@ -355,27 +383,35 @@ async def show_case(
 
     view = await in_db(request, work, write=reveal)
     if not reveal:  # a reveal is recorded before it is shown; a masked read, after
-        background.add_task(_record_read, store, view["id"], account, "case")
+        background.add_task(_record_read, request, view["id"], account, "case")
     response.headers["ETag"] = f'"{view["version"]}"'
     return view
 
 
-def _record_read(store: Store, case_id: int, account: Account, what: str) -> None:
-    """Keep who read a case (masked) for `qmas audit access`; written after the answer, so
-    that a read never waits for the write lock. Best effort: a failure is logged."""
+def _record_read(request: Request, case_id: int, account: Account, what: str) -> None:
+    """Keep who read a case (masked) for `qmas audit access`. Written after the answer, so
+    that a read never waits for the write lock; a record that cannot be written yet (the
+    database locked longer than its busy timeout) waits in this process and goes with the
+    next one, its time unchanged."""
     role = next((r for r in account.roles if r in READ_CASES), account.roles[0])
-    try:
-        Accounts(store).record_access(
-            case_id,
-            account=account.username,
-            role=role,
-            action="read",
-            fields=(what,),
-            via="api",
-            at=iso(now_utc()),
-        )
-    except Exception as err:  # a busy or unreachable database: the answer is already sent
-        log.warning("read of case %s not recorded: %s", case_id, type(err).__name__)
+    pending: list[dict[str, Any]] = request.app.state.unrecorded_reads
+    record = {
+        "case_id": case_id,
+        "account": account.username,
+        "role": role,
+        "action": "read",
+        "fields": (what,),
+        "via": "api",
+        "at": iso(now_utc()),
+    }
+    with request.app.state.unrecorded_lock:  # background tasks run in several threads
+        pending.append(record)
+        try:
+            Accounts(store_of(request)).record_accesses(pending)
+        except Exception as err:  # kept for the next attempt; the answer is already sent
+            log.warning("%d read(s) not recorded yet: %s", len(pending), type(err).__name__)
+            return
+        pending.clear()
 
 
 @router.get(
@@ -389,7 +425,7 @@ async def case_history(
     store = store_of(request)
     case_id = await in_db(request, lambda: _case(request, ref))
     rows = await in_db(request, lambda: history(case_id, store=store))
-    background.add_task(_record_read, store, case_id, account, "history")
+    background.add_task(_record_read, request, case_id, account, "history")
     return rows
 
 

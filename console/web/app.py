@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 import traceback
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -26,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from console.web.api import router
 from console.web.throttle import LoginGate
+from states.accounts import Accounts
 from states.errors import (
     Conflict,
     InvalidInput,
@@ -244,6 +248,18 @@ def _document_the_application_file(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    pending = app.state.unrecorded_reads
+    if pending:  # a last try at the reads whose access records waited for the database
+        try:
+            Accounts(app.state.store).record_accesses(pending)
+            pending.clear()
+        except Exception as err:
+            log.error("%d read(s) never recorded: %s", len(pending), type(err).__name__)
+
+
 def create_app(store: Store | None = None) -> FastAPI:
     """The application over ``store`` (default: the one ``QMAS_DATABASE_URL`` names)."""
     app = FastAPI(
@@ -256,6 +272,7 @@ def create_app(store: Store | None = None) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
         redoc_url=None,
+        lifespan=_lifespan,
         # FastAPI's own OpenTelemetry logs would record validation failures and exception
         # messages, which can quote personal data; traces and metrics stay as configured.
         telemetry={"logs": False},
@@ -265,6 +282,8 @@ def create_app(store: Store | None = None) -> FastAPI:
     app.state.login_gate = LoginGate(
         settings.login_parallel_checks, settings.login_client_failures_per_minute
     )
+    app.state.unrecorded_reads = []  # reads whose access record waits for the database
+    app.state.unrecorded_lock = threading.Lock()
     app.include_router(router)
     _document_the_application_file(app)
     app.add_exception_handler(QmasError, _qmas_error)

@@ -185,3 +185,68 @@ def test_reads_of_a_case_and_its_history_are_kept_as_access_records(api: Api, ca
         ("committee.cheung", "committee", "read", ["history"], "api"),
     ]
     assert Accounts(api.store).access_records(999999) == []
+
+
+def test_a_search_that_confirms_a_travel_document_number_is_recorded_as_such(
+    api: Api, case: int
+) -> None:
+    """Trying the masked digits of Z4****01 one by one would otherwise unmask it unseen."""
+    from states.accounts import Accounts
+
+    ho = api.as_("supervisor.ho")
+    assert ho.get("/cases", params={"q": "Z4839299"}).json()["items"] == []  # a miss
+    assert [c["id"] for c in ho.get("/cases", params={"q": "z4839201"}).json()["items"]] == [case]
+    seen = [
+        (r["account"], r["role"], r["action"], r["fields"])
+        for r in Accounts(api.store).access_records(case)
+    ]
+    assert seen == [("supervisor.ho", "supervisor", "search", ["travel_document_number"])]
+
+
+@pytest.mark.parametrize("q", ["MARTÍNEZ", "martínez", "Í", "nguyễn", "NGUYỄN", "văn"])
+def test_a_name_is_found_whatever_the_case_of_its_accented_letters(api: Api, q: str) -> None:
+    from tests.factories import overseas_application
+
+    ids = [
+        new_case(api.store, overseas_application(name=name))
+        for name in ("Sofia MARTÍNEZ", "NGUYỄN Văn An", "Emily WATSON")
+    ]
+    found = [c["id"] for c in api.as_("auditor.yu").get("/cases", params={"q": q}).json()["items"]]
+    expected = ids[:1] if q.casefold() in "sofia martínez" else ids[1:2]
+    assert found == expected
+
+
+def test_reads_recorded_late_when_the_database_was_locked_keep_their_time(
+    api: Api, case: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read answered while another process held the write lock past the busy timeout is
+    recorded with the next read, its time unchanged, not lost."""
+    import time
+
+    from states.accounts import Accounts
+
+    reader = api.as_("auditor.yu")
+    real = Accounts.record_accesses
+    calls = {"n": 0}
+
+    def locked_once(self: Accounts, records: list[dict[str, object]]) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise sqlite3.OperationalError("database is locked")
+        real(self, records)
+
+    monkeypatch.setattr(Accounts, "record_accesses", locked_once)
+    assert reader.get(f"/cases/{case}").status_code == 200
+    for _ in range(100):
+        if calls["n"] >= 1:
+            break
+        time.sleep(0.02)
+    assert Accounts(api.store).access_records(case) == []  # not yet
+    assert reader.get(f"/cases/{case}/history").status_code == 200
+    for _ in range(100):
+        records = Accounts(api.store).access_records(case)
+        if len(records) == 2:
+            break
+        time.sleep(0.05)
+    assert [r["fields"] for r in records] == [["case"], ["history"]]
+    assert records[0]["at"] <= records[1]["at"]

@@ -259,3 +259,24 @@ def test_invalid_application__every_problem_in_one_go_and_nothing_written(store:
     assert "profile.work.senior_years" in problems
     assert "Kid is 22; a child dependant must be under 18" in problems
     assert snapshot(store) == before
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Victim\nBcc: attacker@evil.example", "A\u2028B", "A\u2029B", "A\U000e0041B", "A\u202eB"],
+)
+@pytest.mark.parametrize("who", ["applicant", "representative", "dependant"])
+def test_a_name_is_one_line_of_visible_text(store: Store, name: str, who: str) -> None:
+    """A line feed in a name split the letter's greeting ("Dear Victim / Bcc: ...")."""
+    from states.errors import InvalidInput
+    from tests.factories import application
+
+    data = application()
+    if who == "applicant":
+        data["applicant"]["name"] = name
+    elif who == "representative":
+        data["applicant"]["representative"]["name"] = name
+    else:
+        data["dependants"][0]["name"] = name
+    with pytest.raises(InvalidInput, match="a name is one line of visible text"):
+        create_case(data, store=store)
