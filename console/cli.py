@@ -469,8 +469,13 @@ def audit_checkpoint(
     out: Annotated[
         Path, typer.Option(help="Where to write the checkpoint (keep it elsewhere).")
     ] = Path("checkpoint.json"),
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing file at --out.")
+    ] = False,
 ) -> None:
     """Export the chain head so truncation or a recomputed chain is caught later."""
+    if out.exists() and not force:  # an older checkpoint is evidence: never lost by a typo
+        raise InvalidInput(f"{out} exists; keep it, choose another --out, or add --force")
     cp = make_checkpoint(default_store())
     try:
         out.write_text(json.dumps(cp, indent=2) + "\n")

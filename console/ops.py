@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -302,10 +302,42 @@ def _counts(c: dict[str, int]) -> str:
 
 @outbox_app.command("retry")
 def outbox_retry(
-    item: Annotated[str, typer.Argument(help="A message id, or an event id (a number).")],
+    item: Annotated[
+        str | None, typer.Argument(help="A message id, or an event id (a number).")
+    ] = None,
+    dead: Annotated[
+        bool,
+        typer.Option(
+            "--dead", help="Re-drive every dead message and failed event at once (no ITEM)."
+        ),
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(help="With --dead: only those created on or after this date (HKT)."),
+    ] = None,
 ) -> None:
-    """Re-drive one failed or dead message (or outbox event) now."""
+    """Re-drive one failed or dead message (or outbox event) now, or with --dead all of them."""
     store = default_store()
+    if dead:
+        if item is not None:
+            raise InvalidInput("give a message or event id, or --dead, not both")
+        start = None
+        if since is not None:
+            from workflows.clock import HK, iso
+
+            day = parse_day(since)
+            start = iso(datetime.combine(day, time.min, tzinfo=HK))
+        messages = ledger.retry_dead(store, now_utc(), since=start)
+        failed = events.retry_failed(store, since=start)
+        after = f" created since {long_date(parse_day(since))}" if since is not None else ""
+        output.say(
+            f"{messages} dead message(s) and {failed} failed event(s){after} are pending again"
+        )
+        return
+    if since is not None:
+        raise InvalidInput("--since goes with --dead")
+    if item is None:
+        raise InvalidInput("give a message id or an event id to re-drive, or --dead for all")
     if item.isascii() and item.isdigit():
         digits = item.lstrip("0") or "0"
         if len(digits) > 19 or int(digits) > MAX_ID:  # no row id is that large

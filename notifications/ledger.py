@@ -279,6 +279,19 @@ def retry(store: Store, message_id: str, now: datetime) -> dict[str, Any]:
         return {**dict(row), "status": "pending"}
 
 
+def retry_dead(store: Store, now: datetime, *, since: str | None = None) -> int:
+    """Re-drive every dead message (created at ``since`` or later, an ISO time) at once;
+    returns how many. Sent messages are never touched."""
+    stmt = update(dl).where(dl.c.status == "dead")
+    if since is not None:
+        stmt = stmt.where(dl.c.created_at >= since)
+    with store.write() as tx:
+        result = tx.conn.execute(
+            stmt.values(status="pending", next_attempt_at=iso(now), claimed_at=None)
+        )
+        return int(result.rowcount or 0)
+
+
 def listing(store: Store, statuses: Sequence[str], limit: int = 200) -> list[dict[str, Any]]:
     cols = [
         dl.c.message_id,

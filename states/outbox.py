@@ -68,6 +68,16 @@ def retry_event(store: Store, event_id: int) -> dict[str, Any]:
         return {**dict(row), "status": "pending" if row["status"] != "processing" else "processing"}
 
 
+def retry_failed(store: Store, *, since: str | None = None) -> int:
+    """Re-drive every failed outbox event (created at ``since`` or later) at once."""
+    stmt = update(ob).where(ob.c.status == "failed")
+    if since is not None:
+        stmt = stmt.where(ob.c.created_at >= since)
+    with store.write() as tx:
+        result = tx.conn.execute(stmt.values(status="pending", claimed_at=None))
+        return int(result.rowcount or 0)
+
+
 def listing(store: Store, statuses: Sequence[str], limit: int = 200) -> list[dict[str, Any]]:
     cols = [
         ob.c.id,

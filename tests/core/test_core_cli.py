@@ -385,6 +385,21 @@ def test_workflow_diagram_prints_mermaid(ready: Qmas, tmp_path: Path) -> None:
     assert "class submitted current" in out
 
 
+def test_audit_checkpoint_never_overwrites_without_force(ready: Qmas, tmp_path: Path) -> None:
+    """An older checkpoint is evidence: a second checkpoint to the same file is refused."""
+    case_id = new_case(ready, tmp_path)
+    cp = tmp_path / "cp.json"
+    assert ready("audit", "checkpoint", "--out", str(cp))[0] == 0
+    first = cp.read_bytes()
+    ready("case", "advance", str(case_id), "submit", "--actor", "officer.wong", "--role",
+          "applicant")  # fmt: skip
+    one_error_line(ready("audit", "checkpoint", "--out", str(cp)), code=2, contains="add --force")
+    assert cp.read_bytes() == first
+    code, out, _ = ready("audit", "checkpoint", "--out", str(cp), "--force")
+    assert code == 0 and "checkpoint of 1 rows" in out
+    assert cp.read_bytes() != first
+
+
 def test_audit_checkpoint_and_verify(ready: Qmas, tmp_path: Path) -> None:
     case_id = new_case(ready, tmp_path)
     drive_to_evisa(ready, case_id)

@@ -186,6 +186,36 @@ def test_dead_letter__550_mailbox_is_dead_at_once_and_the_rest_of_the_batch_goes
     assert sum(counts.values()) == 7  # three cases' three messages, two still dead
 
 
+def test_dead_letters__all_re_driven_at_once_each_sent_exactly_once(
+    engine_store: Store, smtp: SmtpRecorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`qmas outbox retry --dead [--since DATE]`: after an outage of one mailbox is fixed,
+    every dead letter goes again, once; --since leaves older ones alone."""
+    bad = "no.such.mailbox@example.org"
+    with time_machine.travel(START, tick=False) as clock:
+        plan_messages(engine_store, [bad])
+        clock.shift(timedelta(days=3))
+        for email in (bad, "ok@example.org"):
+            new_case(engine_store, overseas_application(email=email), SUBMIT, FILE_NUMBER)
+        dispatch_plain(engine_store)
+        smtp.set_mode("550", recipient=bad)
+        report = deliver(engine_store, smtp.url, policy=POLICY)
+        assert (report.dead, report.sent) == (6, 3)
+        smtp.set_mode("ok")
+
+        since = (START + timedelta(days=1)).astimezone(HK).date().isoformat()
+        said = cli_text(capsys, "outbox", "retry", "--dead", "--since", since)
+        assert said.startswith("3 dead message(s) and 0 failed event(s) created since"), said
+        assert deliver(engine_store, smtp.url, policy=POLICY).sent == 3
+        assert cli_text(capsys, "outbox", "retry", "--dead").startswith("3 dead message(s)")
+        assert deliver(engine_store, smtp.url, policy=POLICY).sent == 3
+        assert cli_text(capsys, "outbox", "retry", "--dead").startswith("0 dead message(s)")
+        assert deliver(engine_store, smtp.url, policy=POLICY).sent == 0
+    counts = per_message_id(smtp.messages)
+    assert len(counts) == 9 and set(counts.values()) == {1}
+    assert not [r for r in ledger_rows(engine_store) if r["status"] != "sent"]
+
+
 # --- retries and backoff ---------------------------------------------------------------------
 
 
