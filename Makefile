@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/qmas demo
+	$(BIN)/qmas demo --fresh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -649,6 +649,14 @@ def demo(
     yes: Annotated[
         bool, typer.Option("--yes", help="Allow resetting a PostgreSQL database.")
     ] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="Start over on a database that holds cases (an SQLite file is backed up "
+            "first, WAL included).",
+        ),
+    ] = False,
     flows: Annotated[
         bool,
         typer.Option(
@@ -659,7 +667,7 @@ def demo(
     """Build a fresh database with realistic applicants and run them to their ends."""
     from console.demo import run_demo
 
-    run_demo(allow_reset=yes, flows=flows)
+    run_demo(allow_reset=yes, flows=flows, fresh=fresh)
 
 
 def _one_line(message: object) -> str:

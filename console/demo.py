@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import shutil
+import sqlite3
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -336,23 +336,64 @@ class Outcome:
     refused: int = 0
 
 
-def _fresh_store(allow_reset: bool) -> Store:
+def _cases_in(store: Store) -> int:
+    """Cases the database holds (0 when it has no tables yet)."""
+    from sqlalchemy import func, inspect, select
+
+    from states.models import applications
+
+    with store.engine.connect() as conn:
+        if not inspect(conn).has_table(applications.name):
+            return 0
+        return int(conn.execute(select(func.count()).select_from(applications)).scalar_one())
+
+
+def _backup_sqlite(path: Path) -> Path:
+    """A copy of the database by SQLite's backup API: committed transactions still in the
+    WAL file included (moving the main file alone would lose them)."""
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    backup = path.with_name(f"{path.name}.backup-{stamp}")
+    n = 1
+    while backup.exists():
+        n += 1
+        backup = path.with_name(f"{path.name}.backup-{stamp}-{n}")
+    source = sqlite3.connect(path)
+    try:
+        target = sqlite3.connect(backup)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+    finally:
+        source.close()
+    return backup
+
+
+def _fresh_store(allow_reset: bool, fresh: bool = False) -> Store:
+    """An empty database for the demo. It never deletes data: a database that holds cases is
+    refused unless ``fresh``, and an SQLite file is first copied aside (backup API)."""
     store = default_store()
     url = store.engine.url
-    if url.get_backend_name() == "sqlite":
-        path = Path(url.database or "qmas.db")
+    where = url.render_as_string(hide_password=True)
+    sqlite = url.get_backend_name() == "sqlite"
+    path = Path(url.database or "qmas.db") if sqlite else None
+    held = _cases_in(store) if path is None or path.exists() else 0
+    if held and not fresh:
+        raise QmasError(
+            f"{where} holds {held} case(s); the demo starts over only with --fresh"
+            + (" (the file is backed up first)" if sqlite else " (back it up with pg_dump first)")
+        )
+    if path is not None:
         store.dispose()
         if path.exists():
-            backup = path.with_name(path.name + ".bak")
-            shutil.move(path, backup)
-            for suffix in ("-wal", "-shm"):
+            backup = _backup_sqlite(path)
+            for suffix in ("", "-wal", "-shm"):
                 Path(str(path) + suffix).unlink(missing_ok=True)
-            output.out.print(f"[dim]Previous {output.esc(path)} moved to {output.esc(backup)}[/]")
+            output.out.print(
+                f"[dim]Previous {output.esc(path)} backed up to {output.esc(backup)}[/]"
+            )
     elif not allow_reset:
-        raise QmasError(
-            f"the demo resets the database {url.render_as_string(hide_password=True)}; "
-            "pass --yes to allow it"
-        )
+        raise QmasError(f"the demo resets the database {where}; pass --yes to allow it")
     else:
         from states.models import TABLES, SQLModel
 
@@ -428,8 +469,8 @@ def _dispatch(store: Store, when: str) -> int:
     return len(done.report["documents_requested"])
 
 
-def run_demo(allow_reset: bool = False, flows: bool = True) -> dict[str, int]:
-    store = _fresh_store(allow_reset)
+def run_demo(allow_reset: bool = False, flows: bool = True, fresh: bool = False) -> dict[str, int]:
+    store = _fresh_store(allow_reset, fresh)
     url = store.engine.url.render_as_string(hide_password=True)
     output.out.print(Rule("QMAS case engine demo"))
     output.say(f"Database: {url}")

@@ -442,3 +442,40 @@ def test_demo_leaves_every_case_terminal_with_a_verifying_chain(
     mail = sorted(p.name for p in (tmp_path / "mail").glob("*.eml"))
     assert len(mail) >= report.rows
     assert any(".reminder_documents_final." in name for name in mail)
+
+
+def test_demo_never_deletes_data_refuses_then_backs_up_wal_included(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qmas: Qmas
+) -> None:
+    """An earlier demo moved the main file aside and deleted the WAL, losing the committed
+    transitions still in it. Now a database that holds cases is refused without --fresh, and
+    with it the file is copied by SQLite's backup API, WAL included, before starting over."""
+    import sqlite3
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("QMAS_DATABASE_URL", "sqlite:///./demo.db")
+    monkeypatch.setenv("QMAS_MAIL_DIR", str(tmp_path / "mail"))
+    default_store.cache_clear()
+    with time_machine.travel(datetime(2024, 6, 3, 10, 0, tzinfo=HK), tick=True):
+        assert qmas("init")[0] == 0
+        case_file = tmp_path / "app.json"
+        case_file.write_text(json.dumps(application()), encoding="utf-8")
+        assert qmas("case", "new", str(case_file))[0] == 0
+        # committed, but still in the WAL: a writer that never checkpoints, kept open
+        holder = sqlite3.connect(tmp_path / "demo.db", isolation_level=None)
+        holder.execute("PRAGMA wal_autocheckpoint=0")
+        holder.execute("UPDATE applications SET name = 'ONLY IN THE WAL' WHERE id = 1")
+        assert (tmp_path / "demo.db-wal").stat().st_size > 0
+        code, out, err = qmas("demo", "--no-flows")
+        assert (code, out) == (1, "")
+        assert "holds 1 case(s)" in err and "--fresh" in err
+        code, out, err = qmas("demo", "--no-flows", "--fresh")
+        holder.close()
+    assert (code, err) == (0, ""), err
+    (backup,) = tmp_path.glob("demo.db.backup-*")
+    copy = sqlite3.connect(backup)
+    try:
+        assert copy.execute("SELECT name FROM applications").fetchall() == [("ONLY IN THE WAL",)]
+    finally:
+        copy.close()
+    assert len(list_cases()) == 5  # the demo's own cases, on a fresh file
