@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from notifications import ledger
@@ -29,10 +30,11 @@ class RetryPolicy(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="QMAS_RETRY_", extra="ignore")
 
-    max_attempts: int = 6
-    base_seconds: float = 30.0
-    cap_seconds: float = 3600.0
-    lease_seconds: float = 300.0  # a claimed message untouched this long belongs to a dead worker
+    max_attempts: int = Field(default=6, ge=1, le=1000)
+    base_seconds: float = Field(default=30.0, gt=0, le=86_400, allow_inf_nan=False)
+    cap_seconds: float = Field(default=3600.0, gt=0, le=30 * 86_400, allow_inf_nan=False)
+    # a claimed message untouched this long belongs to a dead worker
+    lease_seconds: float = Field(default=300.0, gt=0, le=7 * 86_400, allow_inf_nan=False)
 
     def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> timedelta:
         """Equal jitter: half the exponential step, plus a random share of the other half."""

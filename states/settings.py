@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from states.errors import ConfigurationError
@@ -12,8 +13,8 @@ class DatabaseSettings(BaseSettings):
 
     database_url: str = "sqlite:///./qmas.db"
     # SQLite waits this long for a writer's lock before giving up (milliseconds).
-    sqlite_busy_timeout_ms: int = 30_000
-    pool_size: int = 5
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0, le=600_000)  # at most 10 minutes
+    pool_size: int = Field(default=5, ge=1, le=1000)
 
 
 # The database URLs QMAS runs on (after `normalise_url`): SQLite files and psycopg 3.
