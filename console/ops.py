@@ -178,6 +178,7 @@ def _print_simulated_reminders(report: ReminderReport, as_json: bool) -> None:
                 "reminders": report.messages,
                 "lapsed": report.lapsed,
                 "lapse_refused": report.lapse_refused,
+                "failed": report.failed,
                 "skipped_non_working_day": report.skipped_non_working_day,
             }
         )
@@ -197,7 +198,14 @@ def _print_simulated_reminders(report: ReminderReport, as_json: bool) -> None:
         output.say(f"  case {case_id}: would lapse (grace period over)")
     for case_id, why in report.lapse_refused.items():
         output.say(f"  case {case_id}: would not lapse: {why}")
-    if report.idle and not report.lapse_refused and not report.skipped_non_working_day:
+    for case_id, why in report.failed.items():
+        output.say(f"  case {case_id}: skipped, its data broke the work: {why}")
+    if (
+        report.idle
+        and not report.lapse_refused
+        and not report.failed
+        and not report.skipped_non_working_day
+    ):
         output.say("  nothing would be sent and no case would lapse")
 
 

@@ -13,6 +13,7 @@ Prefect.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -35,6 +36,7 @@ from workflows.engine import preview
 from workflows.formats import long_date
 from workflows.settings import WorkflowSettings
 
+log = logging.getLogger(__name__)
 ACTOR = "qmas-reminders"
 # The catalogue code (workflows.reasons) of the reason a lapse gives the applicant.
 LAPSE_REASONS = {"documents": "documents_not_provided", "fee": "fee_not_paid"}
@@ -47,6 +49,9 @@ class ReminderReport:
     planned: int = 0
     lapsed: list[int] = field(default_factory=list)  # simulated: the cases that would lapse
     lapse_refused: dict[int, str] = field(default_factory=dict)
+    # Cases whose own data broke the work (a deadline that is no date, say): recorded and
+    # skipped, so that one bad case never stops the reminders of every other.
+    failed: dict[int, str] = field(default_factory=dict)
     skipped_non_working_day: bool = False
     # Each new message (case_id, kind, recipient, language, due, lapses_on): for a simulation.
     messages: list[dict[str, Any]] = field(default_factory=list)
@@ -56,6 +61,7 @@ class ReminderReport:
             "planned": self.planned,
             "lapsed": self.lapsed,
             "lapse_refused": self.lapse_refused,
+            "failed": self.failed,
             "skipped_non_working_day": self.skipped_non_working_day,
         }
 
@@ -106,7 +112,7 @@ def plan_reminders(
     with store.read() if simulate else store.write() as tx:
         messages: list[ledger.PlannedMessage] = []
         for watched in _watched(settings):
-            messages += _remind_state(tx, watched, today, nsettings, to_lapse)
+            messages += _remind_state(tx, watched, today, nsettings, to_lapse, report.failed)
         new = ledger.unplanned(tx, messages)
         if not simulate:
             ledger.plan(tx, new, moment)
@@ -171,6 +177,9 @@ def _lapse(
         report.lapsed.append(case_id)
     except QmasError as err:  # moved meanwhile: the next run looks again
         report.lapse_refused[case_id] = str(err)
+    except Exception as err:  # this case's own data: record it, go on with the others
+        report.failed[case_id] = f"{type(err).__name__}: {str(err)[:200]}"
+        log.warning("case %s: lapse skipped: %s", case_id, type(err).__name__)
 
 
 def _remind_state(
@@ -179,6 +188,7 @@ def _remind_state(
     today: date,
     nsettings: NotificationSettings,
     to_lapse: list[tuple[int, str, str]],
+    failed: dict[int, str],
 ) -> list[ledger.PlannedMessage]:
     rows = tx.conn.execute(
         select(app_t).where(app_t.c.state == watched.state, app_t.c.deadline.is_not(None))
@@ -194,17 +204,36 @@ def _remind_state(
             select(doc_t).where(doc_t.c.case_id.in_(ids), doc_t.c.status == "requested")
         ).mappings():
             docs[int(d["case_id"])].append(dict(d))
-    messages = []
+    messages: list[ledger.PlannedMessage] = []
     for case in cases:
-        due = date.fromisoformat(case["deadline"])
-        stage = watched.schedule.stage(today, due)
-        if stage is Stage.none:
-            continue
-        if stage is Stage.lapse:
-            to_lapse.append((int(case["id"]), due.isoformat(), watched.topic))
-            continue
-        # A final notice comes after the due date: it names the day the case will lapse.
-        lapses_on = watched.schedule.dates(due)[Stage.lapse] if stage is Stage.final else None
+        try:
+            messages += _remind_case(case, watched, today, nsettings, to_lapse, deps, docs)
+        except Exception as err:  # this case's own data: record it, go on with the others
+            failed[int(case["id"])] = f"{type(err).__name__}: {str(err)[:200]}"
+            log.warning("case %s: reminder skipped: %s", case["id"], type(err).__name__)
+    return messages
+
+
+def _remind_case(
+    case: dict[str, Any],
+    watched: Watched,
+    today: date,
+    nsettings: NotificationSettings,
+    to_lapse: list[tuple[int, str, str]],
+    deps: dict[int, list[dict[str, Any]]],
+    docs: dict[int, list[dict[str, Any]]],
+) -> list[ledger.PlannedMessage]:
+    due = date.fromisoformat(case["deadline"])
+    stage = watched.schedule.stage(today, due)
+    if stage is Stage.none:
+        return []
+    if stage is Stage.lapse:
+        to_lapse.append((int(case["id"]), due.isoformat(), watched.topic))
+        return []
+    # A final notice comes after the due date: it names the day the case will lapse.
+    lapses_on = watched.schedule.dates(due)[Stage.lapse] if stage is Stage.final else None
+    return [
+        ledger.PlannedMessage(mid, kind, str(case["language"]), to, ctx, case_id=int(case["id"]))
         for mid, kind, to, ctx in planner.for_reminder(
             f"reminder_{watched.topic}_{stage.value}",
             due.isoformat(),
@@ -214,13 +243,8 @@ def _remind_state(
             nsettings,
             today.isoformat(),
             lapses_on=lapses_on.isoformat() if lapses_on else None,
-        ):
-            messages.append(
-                ledger.PlannedMessage(
-                    mid, kind, str(case["language"]), to, ctx, case_id=int(case["id"])
-                )
-            )
-    return messages
+        )
+    ]
 
 
 # --- escalation ----------------------------------------------------------------------------

@@ -274,3 +274,25 @@ def test_send_reminders_flow__documents_due_after_lunar_new_year(
         )
         for to in (APPLICANT, REPRESENTATIVE)
     )
+
+
+def test_one_poisoned_case_never_stops_the_reminders_of_the_others(store: Store) -> None:
+    """A deadline that is no date (written behind the engine's back) once stopped the flow for
+    every case: now the case is recorded as failed and the others get their reminders."""
+    from sqlalchemy import update
+
+    from states.models import applications
+
+    poisoned = documents_case(store)
+    healthy = documents_case(store)
+    with store.write() as tx:
+        tx.conn.execute(
+            update(applications).where(applications.c.id == poisoned).values(deadline="9999-99-99")
+        )
+    with time_machine.travel(nine_am(date(2024, 2, 6)), tick=False):
+        report = plan_reminders(store, date(2024, 2, 6))
+    assert list(report.failed) == [poisoned]
+    assert "ValueError" in report.failed[poisoned]
+    assert {m["case_id"] for m in report.messages} == {healthy}
+    assert report.planned == len(report.messages) > 0
+    assert report.as_dict()["failed"] == report.failed
