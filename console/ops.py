@@ -217,10 +217,13 @@ def _print_simulated_escalation(report: EscalationReport, as_json: bool) -> None
                 "simulated": True,
                 "stale_cases": report.stale,
                 "message_planned": bool(report.planned),
+                "failed": report.failed,
             }
         )
         return
     output.say(f"escalation for {report.today} (simulated: nothing written, no flow started)")
+    for case_id, why in report.failed.items():
+        output.say(f"  case {case_id}: skipped, its data broke the work: {why}")
     n = len(report.stale)
     if not n:
         output.say("  no case past its service level: no message")

@@ -253,6 +253,7 @@ class EscalationReport:
     today: str
     stale: list[dict[str, Any]] = field(default_factory=list)
     planned: int = 0  # the day's message to the supervisors, when new
+    failed: dict[int, str] = field(default_factory=dict)  # cases whose data broke the work
     simulated: bool = False
 
     @property
@@ -286,7 +287,12 @@ def plan_escalation(
                 .order_by(app_t.c.state_since)
             ).mappings()
             for r in rows:
-                since = today_hk(parse_iso(r["state_since"])).isoformat()  # stored in UTC
+                try:
+                    since = today_hk(parse_iso(r["state_since"])).isoformat()  # stored in UTC
+                except Exception as err:  # this case's own data: record it, list the others
+                    report.failed[int(r["id"])] = f"{type(err).__name__}: {str(err)[:200]}"
+                    log.warning("case %s: escalation skipped: %s", r["id"], type(err).__name__)
+                    continue
                 report.stale.append(
                     {
                         "id": r["id"],

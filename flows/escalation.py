@@ -16,7 +16,10 @@ from workflows.engine import default_store
 
 @task(name="find-stale-cases", cache_policy=NO_CACHE)
 def find_stale_cases(today: str) -> list[dict[str, Any]]:
-    return plan_escalation(default_store(), date.fromisoformat(today)).stale
+    report = plan_escalation(default_store(), date.fromisoformat(today))
+    if report.failed:  # listed in the run's log; the other cases were escalated
+        get_run_logger().warning("cases skipped, their data broke the work: %s", report.failed)
+    return report.stale
 
 
 @flow(name="escalate_stale_cases")

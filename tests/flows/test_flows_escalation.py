@@ -80,3 +80,26 @@ def test_escalation__overdue_only_after_more_than_30_hong_kong_days_whatever_the
         (stale,) = plan_escalation(store, date(2023, 7, 2)).stale
     assert (stale["id"], stale["state"], stale["since"]) == (case_id, "submitted", "2023-06-01")
     assert (stale["days"], stale["limit_days"]) == (31, 30)
+
+
+def test_escalation__one_poisoned_case_is_recorded_and_the_others_still_listed(
+    cases: dict[str, int], engine_store: Store
+) -> None:
+    """A state_since that is no time (written behind the engine's back) once stopped the
+    escalation of every case."""
+    from sqlalchemy import update
+
+    from states.models import applications
+
+    with time_machine.travel(at(date(2023, 6, 1), 11), tick=False):
+        poisoned = new_case(engine_store, overseas_application(email="d@example.org"), SUBMIT)
+    with engine_store.write() as tx:
+        tx.conn.execute(
+            update(applications)
+            .where(applications.c.id == poisoned)
+            .values(state_since="2023-01-01 not a time")
+        )
+    with time_machine.travel(at(date(2023, 7, 2)), tick=False):
+        report = plan_escalation(engine_store, date(2023, 7, 2), simulate=True)
+    assert list(report.failed) == [poisoned]
+    assert [c["id"] for c in report.stale] == [cases["stale"]]
