@@ -178,8 +178,13 @@ def _lapse(
     except QmasError as err:  # moved meanwhile: the next run looks again
         report.lapse_refused[case_id] = str(err)
     except Exception as err:  # this case's own data: record it, go on with the others
-        report.failed[case_id] = f"{type(err).__name__}: {str(err)[:200]}"
-        log.warning("case %s: lapse skipped: %s", case_id, type(err).__name__)
+        _skipped(report.failed, case_id, "lapse", err)
+
+
+def _skipped(failed: dict[int, str], case_id: int, work: str, err: Exception) -> None:
+    """Record that one case's own data broke ``work``; the flow goes on with the others."""
+    failed[case_id] = f"{type(err).__name__}: {str(err)[:200]}"
+    log.warning("case %s: %s skipped: %s", case_id, work, type(err).__name__)
 
 
 def _remind_state(
@@ -209,8 +214,7 @@ def _remind_state(
         try:
             messages += _remind_case(case, watched, today, nsettings, to_lapse, deps, docs)
         except Exception as err:  # this case's own data: record it, go on with the others
-            failed[int(case["id"])] = f"{type(err).__name__}: {str(err)[:200]}"
-            log.warning("case %s: reminder skipped: %s", case["id"], type(err).__name__)
+            _skipped(failed, int(case["id"]), "reminder", err)
     return messages
 
 
@@ -290,8 +294,7 @@ def plan_escalation(
                 try:
                     since = today_hk(parse_iso(r["state_since"])).isoformat()  # stored in UTC
                 except Exception as err:  # this case's own data: record it, list the others
-                    report.failed[int(r["id"])] = f"{type(err).__name__}: {str(err)[:200]}"
-                    log.warning("case %s: escalation skipped: %s", r["id"], type(err).__name__)
+                    _skipped(report.failed, int(r["id"]), "escalation", err)
                     continue
                 report.stale.append(
                     {

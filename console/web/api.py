@@ -102,6 +102,19 @@ class Move(BaseModel):
     note: str | None = Field(default=None, max_length=10000)
     data: dict[str, Any] | None = None
 
+    def asked(self, account: Account) -> tuple[str, str, str]:
+        """``(trigger, actor, role)``, as `advance` and `preview` take them."""
+        return self.trigger.value, account.username, self.role.value
+
+    def extras(self) -> dict[str, Any]:
+        """The optional inputs, as `advance` and `preview` take them."""
+        return {
+            "reason": self.reason,
+            "reason_code": self.reason_code,
+            "note": self.note,
+            "data": self.data,
+        }
+
 
 class Moved(BaseModel):
     case: int
@@ -474,17 +487,7 @@ async def preview_move(request: Request, ref: str, move: Move, account: Caller) 
     def work() -> dict[str, Any]:
         _check_move(account, move)  # before the case: a refusal tells nothing of which exist
         case_id = _case(request, ref)
-        seen = preview(
-            case_id,
-            move.trigger.value,
-            account.username,
-            move.role.value,
-            reason=move.reason,
-            reason_code=move.reason_code,
-            note=move.note,
-            data=move.data,
-            store=store,
-        )
+        seen = preview(case_id, *move.asked(account), store=store, **move.extras())
         return preview_report(seen, store=store)
 
     return await in_db(request, work)
@@ -533,15 +536,10 @@ async def transition(
         case_id = _case(request, ref)
         done = advance(
             case_id,
-            move.trigger.value,
-            account.username,
-            move.role.value,
+            *move.asked(account),
             expected_version=_if_match(if_match),
-            reason=move.reason,
-            reason_code=move.reason_code,
-            note=move.note,
-            data=move.data,
             store=store,
+            **move.extras(),
         )
         return Moved(
             case=done.case_id, version=done.version, state=done.to_state, history_id=done.history_id

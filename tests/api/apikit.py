@@ -195,6 +195,24 @@ def move(store: Store, case_id: int, upto: str, actors: dict[str, str]) -> None:
         advance(case_id, trigger, actors[role], role, data=data, store=store)
 
 
+def eventually(check: Any, what: str, timeout: float = 5.0) -> None:
+    """Wait until ``check()`` is true: for what the server does just after answering (the
+    access record of a read, written by a background task). Fails naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.02)
+
+
+def access_records(store: Store, case_id: int, count: int) -> list[dict[str, Any]]:
+    """The case's access records, once there are ``count`` of them (reads are recorded just
+    after their answer)."""
+    accounts = Accounts(store)
+    eventually(lambda: len(accounts.access_records(case_id)) >= count, f"{count} record(s)")
+    return accounts.access_records(case_id)
+
+
 def problem(response: httpx.Response) -> dict[str, Any]:
     """The error body every 4xx has: ``{"detail": str, "reasons": [str, ...]}``."""
     body = response.json()

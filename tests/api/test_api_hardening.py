@@ -18,7 +18,15 @@ import pytest
 import time_machine
 
 from console.cli import main
-from tests.api.apikit import PASSWORD, Api, new_case, problem, serve_store
+from tests.api.apikit import (
+    PASSWORD,
+    Api,
+    access_records,
+    eventually,
+    new_case,
+    problem,
+    serve_store,
+)
 from workflows.engine import default_store
 
 
@@ -167,18 +175,12 @@ def test_serve_refuses_to_start_with_a_setting_that_does_not_parse(
 # --- every read through the API is an access record ----------------------------------------
 def test_reads_of_a_case_and_its_history_are_kept_as_access_records(api: Api, case: int) -> None:
     """Recorded after the answer (a read never waits for the write lock): poll briefly."""
-    import time
-
     from states.accounts import Accounts
 
     assert api.as_("auditor.yu").get(f"/cases/{case}").status_code == 200
     assert api.as_("committee.cheung").get(f"/cases/{case}/history").status_code == 200
     assert api.as_("auditor.yu").get("/cases/999999").status_code == 404
-    for _ in range(100):
-        records = Accounts(api.store).access_records(case)
-        if len(records) == 2:
-            break
-        time.sleep(0.05)
+    records = access_records(api.store, case, 2)
     seen = sorted((r["account"], r["role"], r["action"], r["fields"], r["via"]) for r in records)
     assert seen == [
         ("auditor.yu", "auditor", "read", ["case"], "api"),
@@ -221,7 +223,6 @@ def test_reads_recorded_late_when_the_database_was_locked_keep_their_time(
 ) -> None:
     """A read answered while another process held the write lock past the busy timeout is
     recorded with the next read, its time unchanged, not lost."""
-    import time
 
     from states.accounts import Accounts
 
@@ -237,16 +238,9 @@ def test_reads_recorded_late_when_the_database_was_locked_keep_their_time(
 
     monkeypatch.setattr(Accounts, "record_accesses", locked_once)
     assert reader.get(f"/cases/{case}").status_code == 200
-    for _ in range(100):
-        if calls["n"] >= 1:
-            break
-        time.sleep(0.02)
+    eventually(lambda: calls["n"] >= 1, "the first attempt to record the read")
     assert Accounts(api.store).access_records(case) == []  # not yet
     assert reader.get(f"/cases/{case}/history").status_code == 200
-    for _ in range(100):
-        records = Accounts(api.store).access_records(case)
-        if len(records) == 2:
-            break
-        time.sleep(0.05)
+    records = access_records(api.store, case, 2)
     assert [r["fields"] for r in records] == [["case"], ["history"]]
     assert records[0]["at"] <= records[1]["at"]
