@@ -32,6 +32,7 @@ import json
 import os
 import platform
 import pstats
+import random
 import resource
 import secrets
 import shutil
@@ -69,10 +70,10 @@ from states.models import dependants as dep_t
 from states.models import history as hist_t
 from states.settings import DatabaseSettings, normalise_url
 from states.store import Store
-from workflows import advance, create_case, samples
+from workflows import advance, create_case, effects, samples
 from workflows.calendar import add_working_days
 from workflows.clock import HK, iso, today_hk
-from workflows.effects import check_digit
+from workflows.effects import check_digit, evisa_serial
 from workflows.four_eyes import EARLIER as FOUR_EYES_LATER
 from workflows.four_eyes import WATCHED as FOUR_EYES_WATCHED
 from workflows.rules import annual_quota, assess, fee_due_at
@@ -754,7 +755,7 @@ def _fx_pay_fee(db: RawDB, row: Any, step: Step, p: RawPlan) -> RawFx:
 
 
 def _fx_evisa(db: RawDB, row: Any, step: Step, p: RawPlan) -> RawFx:
-    base = f"{p.evisa_prefix}{p.today.year}-{row['id']:06d}"
+    base = f"{p.evisa_prefix}{p.today.year}-{evisa_serial()}"  # the engine's random part
     number = f"{base}-{check_digit(base)}"
     if p.full:
         deps = [(d["id"], d["position"]) for d in db.all(SQL_DEPENDANTS, (row["id"],))]
@@ -946,6 +947,13 @@ def progress_bar(
     return bar, task
 
 
+def same_evisa_draws() -> None:
+    """e-Visa numbers carry a random part (`workflows.effects.evisa_serial`): each run draws it
+    from the same seeded generator, in the same order of cases, so that the engine's numbers
+    and hash chains can be compared with the raw path's. Drawing costs the same either way."""
+    effects.draw_bits = random.Random(20231).getrandbits
+
+
 def bench(o: Options) -> dict[str, Any]:
     target = make_target(o.url, o.keep, o.async_commit)
     steps = lifecycle(o.variant, fee_due(o.variant))
@@ -966,11 +974,13 @@ def bench(o: Options) -> dict[str, Any]:
         bar, task = progress_bar(o.progress, o.cases)
         with bar:
             if o.engine:
+                same_evisa_draws()
                 runs["engine"] = run_engine(
                     stores["engine"], o.cases, steps, task("engine"), o.profile
                 )
             label = "raw sqlite3" if target.dialect == "sqlite" else "raw psycopg"
             if o.raw:
+                same_evisa_draws()
                 runs["raw"] = run_raw(
                     target.raw_connect("raw"),
                     o.cases,
@@ -980,6 +990,7 @@ def bench(o: Options) -> dict[str, Any]:
                     label,
                 )
             if o.core:
+                same_evisa_draws()
                 runs["core"] = run_raw(
                     target.raw_connect("core"),
                     o.cases,

@@ -14,7 +14,7 @@ import click
 import typer
 from pydantic import ValidationError
 from pydantic_settings.exceptions import SettingsError
-from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from typer.exceptions import TyperException
 
 from console import accounts, audit, ops, output
@@ -40,6 +40,7 @@ schema_app = typer.Typer(
 )
 app.add_typer(case_app, name="case")
 app.add_typer(audit.audit_app, name="audit")
+app.add_typer(audit.retention_app, name="retention")
 app.add_typer(workflow_app, name="workflow")
 app.add_typer(schema_app, name="schema")
 
@@ -305,7 +306,7 @@ def case_history(case: CaseArg, as_json: JsonFlag = False) -> None:
     if as_json:
         output.print_json(rows)
     elif not rows:
-        output.out.print(f"Case {case_id} has no history yet (still a draft).")
+        output.say(f"Case {case_id} has no history yet (still a draft).")
     else:
         output.show_history(rows)
 
@@ -639,16 +640,14 @@ def main(argv: list[str] | None = None) -> None:
             first = str(err).splitlines()[0] if str(err) else type(err).__name__
         output.err.print(f"error: configuration: {_one_line(first)}", markup=False)
         code = 7
-    except (OperationalError, ProgrammingError) as err:
-        output.err.print(f"error: database: {_describe_db_error(err)}", markup=False)
-        code = 8
-    except _dbapi_errors() as err:
-        output.err.print(f"error: database: {_describe_db_error(err)}", markup=False)
-        code = 8
-    except SQLAlchemyError as err:
-        text = _one_line(str(getattr(err, "orig", None) or err))[:300]
-        output.err.print(f"error: database: {text}", markup=False)
-        code = 8
+    except _database_errors() as err:
+        kind, text, code = _describe_db_error(err)
+        output.err.print(f"error: {kind}: {text}", markup=False)
+    except (OverflowError, RecursionError, ValueError) as err:
+        # Input that slipped past the parsers (a date or number too large for Python's types,
+        # a structure nested too deeply, an integer over 4300 digits): one line, exit 2.
+        output.err.print(f"error: invalid input: {_too_large(err)}", markup=False)
+        code = 2
     except OSError as err:
         if err.filename is not None:  # a file the command itself opened
             output.err.print(
@@ -677,9 +676,10 @@ def _check_utf8(args: list[str]) -> None:
             raise InvalidInput(f"argument '{shown}' is not valid UTF-8 text") from None
 
 
-def _dbapi_errors() -> tuple[type[Exception], ...]:
-    """The drivers' own errors: raised where SQLAlchemy does not wrap them (e.g. at BEGIN)."""
-    errors: list[type[Exception]] = [sqlite3.Error]
+def _database_errors() -> tuple[type[Exception], ...]:
+    """SQLAlchemy's errors and the drivers' own: raised where SQLAlchemy does not wrap them
+    (e.g. at BEGIN)."""
+    errors: list[type[Exception]] = [SQLAlchemyError, sqlite3.Error]
     psycopg = sys.modules.get("psycopg")  # loaded only when a PostgreSQL URL is in use
     if psycopg is not None:
         errors.append(psycopg.Error)
@@ -701,11 +701,53 @@ def _stdout_to_devnull() -> None:
         os.close(devnull)
 
 
-def _describe_db_error(err: Exception) -> str:
-    text = _one_line(str(getattr(err, "orig", None) or err))
-    if "no such table" in text or ("does not exist" in text and "relation" in text):
-        return "the QMAS tables are missing; run 'qmas init' first"
-    return text[:300]
+def _too_large(err: Exception) -> str:
+    if isinstance(err, RecursionError):
+        return "the input is nested too deeply"
+    text = str(err)
+    if isinstance(err, OverflowError) or "out of range" in text:
+        return f"a number or date is too large ({_one_line(text)[:120]})"
+    if "integer string conversion" in text:
+        return "a number is too long to read (more than 4300 digits)"
+    return _one_line(text)[:300]
+
+
+def _describe_db_error(err: Exception) -> tuple[str, str, int]:
+    """A database error as (kind, one line, exit code): what the user can do about it."""
+    raw = str(getattr(err, "orig", None) or err).strip()
+    text = _one_line(raw.splitlines()[0] if raw else type(err).__name__)
+    lowered = text.lower()
+    if "no such table" in lowered or ("does not exist" in lowered and "relation" in lowered):
+        return "database", "the QMAS tables are missing; run 'qmas init' first", 8
+    if "database is locked" in lowered or "database is busy" in lowered:
+        return (
+            "database",
+            "database is locked by another writer (waited QMAS_SQLITE_BUSY_TIMEOUT_MS); "
+            "nothing was written: try again",
+            8,
+        )
+    if "value too long" in lowered:  # PostgreSQL checks lengths that SQLite does not
+        return "invalid input", f"a value is longer than the database allows ({text[:120]})", 2
+    if "nul" in lowered and ("0x00" in lowered or "cannot contain" in lowered):
+        return "invalid input", "a text holds a NUL character (\\x00), which cannot be stored", 2
+    if isinstance(err, IntegrityError) or _is_integrity(err):
+        if "evisa_number" in lowered:
+            return (
+                "conflict",
+                "the e-Visa number drawn is already taken (a rare chance); nothing was written: "
+                "run the command again",
+                6,
+            )
+        return "conflict", f"{text[:200]}; nothing was written: try again", 6
+    return "database", text[:300], 8
+
+
+def _is_integrity(err: Exception) -> bool:
+    """The drivers' own integrity errors (a UNIQUE value taken), outside SQLAlchemy's wrapping."""
+    if isinstance(err, sqlite3.IntegrityError):
+        return True
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(err, psycopg.IntegrityError)
 
 
 if __name__ == "__main__":

@@ -265,8 +265,8 @@ def outbox(
             }
         )
         return
-    output.out.print("Events: " + _counts(events.counts(store)))
-    output.out.print("Messages: " + _counts(ledger.counts(store)))
+    output.say("Events: " + _counts(events.counts(store)))
+    output.say("Messages: " + _counts(ledger.counts(store)))
     if evs:
         output.out.print(
             output.table(

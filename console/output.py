@@ -56,9 +56,15 @@ def print_json(value: Any) -> None:
 
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table:
-    t = Table(title=title, title_justify="left", show_lines=False, header_style="bold")
+    """A table whose title, headers and cells are all printed literally (never as markup)."""
+    t = Table(
+        title=None if title is None else cell(title),
+        title_justify="left",
+        show_lines=False,
+        header_style="bold",
+    )
     for c in columns:
-        t.add_column(c)
+        t.add_column(cell(c), overflow="fold")  # a long word folds, never cut off
     for r in rows:
         t.add_row(*[cell(v) for v in r])
     return t

@@ -63,6 +63,15 @@ class Application(SQLModel, table=True):
     deadline: str | None = Field(default=None, max_length=10)
     outcome_reason: str | None = Field(default=None, sa_column=Column(Text))
 
+    # privacy (states/digest.py): the history commits to a digest of the personal data salted
+    # with this per-case value, never to the data, so anonymising a case keeps its chain valid
+    privacy_salt: str | None = Field(default=None, max_length=64)
+    anonymised_at: str | None = Field(default=None, max_length=32)
+    # the salted digest of the personal data (kept after anonymisation, when the salt is gone)
+    # and the digest of the profile: what the case digest commits to (states/digest.py)
+    personal_digest: str | None = Field(default=None, max_length=64)
+    profile_digest: str | None = Field(default=None, max_length=64)
+
 
 class Dependant(SQLModel, table=True):
     __tablename__ = "dependants"
@@ -100,6 +109,32 @@ class HistoryEntry(SQLModel, table=True):
     ruleset: str | None = Field(default=None, max_length=32)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    # Rows written since case digests exist (hashed when present, so older rows still verify):
+    # the case as it stands after the move, the outbox events it wrote, the audit key's id.
+    case_digest: str | None = Field(default=None, max_length=128)
+    outbox_digest: str | None = Field(default=None, max_length=64)
+    key_id: str | None = Field(default=None, max_length=16)
+
+
+class AuditAnchor(SQLModel, table=True):
+    """A signed checkpoint in the database: the history up to ``last_id`` as it stood when the
+    audit key was introduced or rotated, signed (HMAC-SHA-256) with the new key."""
+
+    __tablename__ = "audit_anchors"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: str = Field(max_length=32)
+    actor: str = Field(max_length=200)
+    last_id: int
+    rows: int
+    digest: str = Field(max_length=64)
+    key_id: str = Field(max_length=16)
+    previous_key_id: str | None = Field(default=None, max_length=16)
+    signature: str = Field(max_length=64)
+    # each anchored row's id and the first 8 bytes of the SHA-256 of what the digest covers of
+    # it (states.chain.encode_index): names an edited row whose key is gone
+    ids: str | None = Field(default=None, sa_column=Column(Text))
+    hashes: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class OutboxEvent(SQLModel, table=True):
@@ -263,6 +298,7 @@ accounts = _table(Account)
 api_tokens = _table(ApiToken)
 access_records = _table(AccessRecord)
 account_events = _table(AccountEvent)
+audit_anchors = _table(AuditAnchor)
 
 TABLES = [
     applications,
@@ -277,4 +313,5 @@ TABLES = [
     api_tokens,
     access_records,
     account_events,
+    audit_anchors,
 ]

@@ -16,8 +16,16 @@ from sqlalchemy import Connection, Engine, insert, inspect, text, update
 from sqlalchemy.exc import DBAPIError
 
 from states.catalogue import TERMINAL, State
-from states.chain import canonical_json, row_hash
+from states.chain import Key, canonical_json, row_hash
 from states.db import BEGIN_MODE, make_engine
+from states.digest import (
+    PERSONAL_CASE_FIELDS,
+    case_digest,
+    case_parts,
+    outbox_digest,
+    personal_digest,
+    profile_digest,
+)
 from states.driver import Driver
 from states.errors import Conflict, NotFound
 from states.models import TABLES, SQLModel
@@ -75,6 +83,10 @@ class Case:
     evisa_number: str | None
     deadline: str | None
     outcome_reason: str | None
+    privacy_salt: str | None
+    anonymised_at: str | None
+    personal_digest: str | None
+    profile_digest: str | None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Case:
@@ -157,6 +169,8 @@ class TransitionCommit:
     dependant_evisa_numbers: list[tuple[int, str]] = field(default_factory=list)
     quota: QuotaClaim | None = None
     outbox: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # the case as loaded (at from_version): what the case digest starts from
+    before: Case | None = None
 
 
 @dataclass
@@ -175,6 +189,7 @@ _SELECT_CASE = "SELECT * FROM applications WHERE id = :case_id"
 _HISTORY_COLUMNS = (
     *("case_id", "seq", "from_state", "to_state", "trigger", "actor", "role", "reason"),
     *("note", "payload", "at", "workflow", "ruleset", "prev_hash", "hash"),
+    *("case_digest", "outbox_digest", "key_id"),
 )
 _INSERT_HISTORY = (
     f"INSERT INTO history ({', '.join(_HISTORY_COLUMNS)}) "
@@ -228,11 +243,14 @@ assert set(_OUTBOX_COLUMNS) <= set(out_t.c.keys())
 class Tx:
     """One open database transaction with the engine's queries."""
 
-    def __init__(self, conn: Connection | None, *, driver: Driver | None = None) -> None:
+    def __init__(
+        self, conn: Connection | None, *, driver: Driver | None = None, key: Key | None = None
+    ) -> None:
         if conn is None and driver is None:
             raise ValueError("a transaction needs a connection or a driver")
         self._conn = conn
         self._driver = driver
+        self.key = key  # the audit key new history rows are signed with
         self.dialect = (
             conn.dialect.name
             if conn is not None
@@ -354,39 +372,12 @@ class Tx:
 
     # --- the transition ----------------------------------------------------------------
     def commit_transition(self, c: TransitionCommit) -> Committed:
+        """Write one decided transition: the case's compare-and-set, its documents and
+        dependants, the history row (committing to the case after the move and to the outbox
+        events) and the outbox events. A `Conflict` leaves the caller to roll back."""
         if c.quota is not None:
             self._claim_quota(c)
-        seq = c.from_version + 1
-        payload = canonical_json(c.payload)
-        row = {
-            "case_id": c.case_id,
-            "seq": seq,
-            "from_state": c.from_state,
-            "to_state": c.to_state,
-            "trigger": c.trigger,
-            "actor": c.actor,
-            "role": c.role,
-            "reason": c.reason,
-            "note": c.note,
-            "payload": payload,
-            "at": c.at,
-            "workflow": c.workflow,
-            "ruleset": c.ruleset,
-        }
-        prev = c.prev_hash
-        digest = row_hash(prev, row)
-        sets = dict(c.updates)
-        sets.update(state=c.to_state, version=seq, head_hash=digest, updated_at=c.at)
-        if c.to_state != c.from_state:
-            sets["state_since"] = c.at
-        columns = tuple(sorted(sets))
-        params = {**sets, "b_id": c.case_id, "b_version": c.from_version}
         db = self.driver
-        if db.execute(_cas_statement(columns), params, adapt=True).rowcount != 1:
-            raise Conflict(c.case_id, c.from_version, self._version_of(c.case_id))
-        history_id = db.insert_returning_id(
-            _INSERT_HISTORY, {**row, "prev_hash": prev, "hash": digest}
-        )
         if c.new_documents:
             db.executemany(_INSERT_DOC, [{**d, "case_id": c.case_id} for d in c.new_documents])
         if c.resolved_documents:
@@ -400,6 +391,60 @@ class Tx:
                 _EVISA_DEPENDANT,
                 [{"b_id": i, "b_number": n} for i, n in c.dependant_evisa_numbers],
             )
+        seq = c.from_version + 1
+        sets = dict(c.updates)
+        sets.update(state=c.to_state, version=seq, updated_at=c.at)
+        if c.to_state != c.from_state:
+            sets["state_since"] = c.at
+        before = c.before or self.load_case(c.case_id)
+        after = {**_case_dict(before), **sets}
+        salt = before.privacy_salt
+        deps = db.all(_SELECT_DEPENDANTS, {"case_id": c.case_id})
+        # the digest columns, written where they are missing (cases made by an older release)
+        # or the move changed what they digest
+        if after["profile_digest"] is None:
+            sets["profile_digest"] = after["profile_digest"] = profile_digest(after["profile"])
+        if after["anonymised_at"] is None and (
+            after["personal_digest"] is None or not _PERSONAL.isdisjoint(c.updates)
+        ):
+            sets["personal_digest"] = after["personal_digest"] = personal_digest(salt, after, deps)
+        parts = case_parts(
+            after,
+            deps,
+            db.all(_SELECT_DOCUMENTS, {"case_id": c.case_id}),
+            trust_columns=True,
+        )
+        key = self.key
+        row = {
+            "case_id": c.case_id,
+            "seq": seq,
+            "from_state": c.from_state,
+            "to_state": c.to_state,
+            "trigger": c.trigger,
+            "actor": c.actor,
+            "role": c.role,
+            "reason": c.reason,
+            "note": c.note,
+            "payload": canonical_json(c.payload),
+            "at": c.at,
+            "workflow": c.workflow,
+            "ruleset": c.ruleset,
+            "case_digest": case_digest(parts),
+            "outbox_digest": outbox_digest(
+                ((topic, c.trigger, body) for topic, body in c.outbox), salt
+            ),
+            "key_id": key.id if key else None,
+        }
+        prev = c.prev_hash
+        digest = row_hash(prev, row, key.secret if key else None, salt)
+        sets["head_hash"] = digest
+        columns = tuple(sorted(sets))
+        params = {**sets, "b_id": c.case_id, "b_version": c.from_version}
+        if db.execute(_cas_statement(columns), params, adapt=True).rowcount != 1:
+            raise Conflict(c.case_id, c.from_version, self._version_of(c.case_id))
+        history_id = db.insert_returning_id(
+            _INSERT_HISTORY, {**row, "prev_hash": prev, "hash": digest}
+        )
         outbox_ids = []
         for topic, body in c.outbox:
             outbox_ids.append(
@@ -430,6 +475,15 @@ class Tx:
             raise Conflict(c.case_id, c.from_version, None)
 
 
+_PERSONAL = frozenset(PERSONAL_CASE_FIELDS)
+
+
+def _case_dict(case: Case) -> dict[str, Any]:
+    """A snapshot as column -> value (the profile left as stored: the digest decodes it)."""
+    pairs = zip(_CASE_COLUMNS, _CASE_FIELDS, strict=True)
+    return {column: getattr(case, name) for column, name in pairs}
+
+
 def _rollback(raw: Any, pg: bool) -> None:
     try:
         if pg:
@@ -440,10 +494,23 @@ def _rollback(raw: Any, pg: bool) -> None:
         pass
 
 
-class Store:
-    """Entry point to the engine's database."""
+_FROM_SETTINGS: Any = object()
 
-    def __init__(self, url: str | None = None, engine: Engine | None = None) -> None:
+
+class Store:
+    """Entry point to the engine's database.
+
+    ``key`` is the audit key new history rows are signed with (states/keys.py); by default the
+    one configured by QMAS_AUDIT_KEY or QMAS_AUDIT_KEY_FILE, if any."""
+
+    def __init__(
+        self, url: str | None = None, engine: Engine | None = None, key: Any = _FROM_SETTINGS
+    ) -> None:
+        if key is _FROM_SETTINGS:
+            from states.keys import load_key
+
+            key = load_key()
+        self.key: Key | None = key
         self.engine = engine or make_engine(url)
         self.dialect = self.engine.dialect.name
 
@@ -461,6 +528,19 @@ class Store:
                         conn.execute(
                             text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
                         )
+            # Cases made by a release without salts get one now: no history row has committed
+            # to their personal data yet, so nothing that verifies today stops verifying.
+            fresh = (
+                "replace(gen_random_uuid()::text, '-', '')"
+                if self.dialect == "postgresql"
+                else "lower(hex(randomblob(16)))"
+            )
+            conn.execute(
+                text(
+                    f"UPDATE applications SET privacy_salt = {fresh} "
+                    "WHERE privacy_salt IS NULL AND anonymised_at IS NULL"
+                )
+            )
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -469,7 +549,7 @@ class Store:
     def write(self) -> Iterator[Tx]:
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on success."""
         with self.engine.connect() as conn, conn.begin():
-            yield Tx(conn)
+            yield Tx(conn, key=self.key)
 
     @contextmanager
     def transition(self) -> Iterator[Tx]:
@@ -488,7 +568,7 @@ class Store:
             try:
                 if not pg:
                     raw.execute("BEGIN IMMEDIATE")
-                yield Tx(None, driver=Driver.of(raw, pg=pg))
+                yield Tx(None, driver=Driver.of(raw, pg=pg), key=self.key)
                 if pg:
                     raw.commit()
                 else:
@@ -507,4 +587,4 @@ class Store:
             self.engine.connect().execution_options(**{BEGIN_MODE: "DEFERRED"}) as conn,
             conn.begin(),
         ):
-            yield Tx(conn)
+            yield Tx(conn, key=self.key)

@@ -3,6 +3,11 @@
 The shape is a contract (see the issue): ``applicant``, optional ``dependants``,
 ``declaration_signed`` and ``profile``. An empty profile is a draft still being filled in;
 a non-empty one must be a valid points-test profile.
+
+Bounds (each refusal a sentence): the file within 1 MiB and 20 levels of nesting; every text no
+longer than the column that stores it (`column_length`); at most `MAX_DEPENDANTS` dependants;
+an applicant 18 to 100 years old on the lodging date (a case is lodged when it is created, so
+"today"); no dependant born after it or more than 120 years before it.
 """
 
 from __future__ import annotations
@@ -10,8 +15,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -21,14 +27,36 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from sqlalchemy import Table
 
 from states.errors import InvalidInput
+from states.models import applications as _applications
+from states.models import dependants as _dependants
 from workflows.countries import check_nationality
+from workflows.formats import long_date
 from workflows.rules import validate_profile  # the points-test profile contract
 from workflows.rules.dates import age_on
-from workflows.validation import check_name, control_characters, format_errors
+from workflows.validation import (
+    check_name,
+    column_length,
+    control_characters,
+    format_errors,
+    json_bounds,
+    quote,
+)
 
-EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+MAX_DEPENDANTS = 20
+# The applicant's age on the lodging date: the scheme's minimum (docs/rules.md §2.1), and an
+# upper bound past which the date of birth is a typing slip (1923 for 2023).
+APPLICANT_AGES = (18, 100)
+DEPENDANT_MAX_YEARS = 120  # a dependant born earlier than this before lodging is a typing slip
+
+EMAIL_LENGTH = column_length(_applications, "email")  # representative_email: the same
+
+
+def _stored_in(table: Table, column: str, *, min_length: int = 1) -> Any:
+    """A text field bounded by the column that stores it (`column_length`)."""
+    return Field(min_length=min_length, max_length=column_length(table, column))
 
 
 class _Strict(BaseModel):
@@ -36,18 +64,39 @@ class _Strict(BaseModel):
 
 
 def check_email(value: str) -> str:
-    """The one email check of the engine (application files, amendments)."""
-    if len(value) > 320 or not EMAIL.match(value):
-        raise ValueError(f"'{value[:80]}' is not an email address")
-    if not value.isascii():  # mail servers here take ASCII addresses only (no SMTPUTF8)
+    """The one email check of the engine (application files, amendments, accounts): one
+    mailbox in the syntax a mail server delivers to, checked by `email-validator` (no DNS).
+    Refused: lists (``a@b.com, c@d.com``), headers (``a@b.com\r\nBcc: …``), display names
+    (``Bob <a@b.com>``), quoted local parts, spaces, IP literals, special-use domains, and
+    characters outside ASCII before the @ (mail here is sent without SMTPUTF8). An
+    internationalised domain is kept in its ASCII (``xn--``) form; the domain is lower-cased and
+    the local part kept as typed."""
+    if len(value) > EMAIL_LENGTH:
+        raise ValueError(f"an email address has at most {EMAIL_LENGTH} characters")
+    local, at, _ = value.rpartition("@")
+    if at and not local.isascii():
         raise ValueError(
-            f"'{value[:80]}' has characters outside ASCII; give the address in ASCII "
-            "(an internationalised domain in its xn-- form)"
+            f"'{quote(value)}' has characters outside ASCII before the @; give an address "
+            "in ASCII (mail is sent without SMTPUTF8)"
         )
-    return value
+    try:
+        checked = validate_email(
+            value,
+            check_deliverability=False,  # no DNS: the engine never touches the network
+            allow_smtputf8=False,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+            allow_display_name=False,
+        )
+    except EmailNotValidError as err:
+        raise ValueError(
+            f"'{quote(value)}' is not an email address: {quote(str(err), 120)}"
+        ) from None
+    return f"{checked.local_part}@{checked.ascii_domain}"  # ascii_domain is lower case
 
 
 _email = check_email
+
 
 # A travel document number as issued: letters and digits. People type it with spaces, dashes,
 # lower case or full-width characters; all of those are the same document, and the "one live
@@ -72,7 +121,7 @@ def normalise_travel_document(value: str) -> str:
 
 
 class Representative(_Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = _stored_in(_applications, "representative_name")
     email: str
 
     _check_email = field_validator("email")(_email)
@@ -80,13 +129,15 @@ class Representative(_Strict):
 
 
 class Applicant(_Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = _stored_in(_applications, "name")
     date_of_birth: date
-    nationality: str
+    # stored as the two-letter code; the bound only keeps a refusal's quote short
+    nationality: str = Field(max_length=60)
     mainland_resident: StrictBool
     email: str
     language: Literal["en", "zh-HK"]
-    travel_document_number: str = Field(min_length=4, max_length=40)
+    # as typed (spaces, dashes) within the column; stored normalised, 4 to 20 characters
+    travel_document_number: str = _stored_in(_applications, "travel_document_number", min_length=4)
     representative: Representative | None = None
 
     _check_email = field_validator("email")(_email)
@@ -96,7 +147,7 @@ class Applicant(_Strict):
 
 
 class DependantIn(_Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = _stored_in(_dependants, "name")
     relation: Literal["spouse", "child"]
     date_of_birth: date
     married: StrictBool = False
@@ -104,41 +155,71 @@ class DependantIn(_Strict):
     _check_name = field_validator("name")(check_name)
 
 
+Dependants = Annotated[list[DependantIn], Field(max_length=MAX_DEPENDANTS)]
+
+
 class ApplicationFile(_Strict):
     applicant: Applicant
-    dependants: list[DependantIn] = []
+    dependants: Dependants = []
     declaration_signed: StrictBool
     profile: dict[str, Any] = {}
 
 
-_DEPENDANTS = TypeAdapter(list[DependantIn])
+_DEPENDANTS: TypeAdapter[list[DependantIn]] = TypeAdapter(Dependants)
+
+
+def applicant_problems(born: date, on: date) -> list[str]:
+    """The applicant is 18 to 100 on the lodging date ``on``."""
+    if born > on:
+        return [f"applicant.date_of_birth: {born} is after the lodging date, {long_date(on)}"]
+    age, (youngest, oldest) = age_on(born, on), APPLICANT_AGES
+    if youngest <= age <= oldest:
+        return []
+    return [
+        f"applicant.date_of_birth: the applicant is {age} on the lodging date, {long_date(on)}; "
+        f"an applicant must be {youngest} to {oldest}"
+    ]
 
 
 def dependant_problems(dependants: list[DependantIn], on: date) -> list[str]:
-    """Family rules: one spouse at most; a child must be under 18 and unmarried on ``on``."""
+    """Family rules on the lodging date ``on``: one spouse at most; nobody born after ``on`` or
+    more than `DEPENDANT_MAX_YEARS` before it; a child under 18 and unmarried."""
     problems = []
     if sum(d.relation == "spouse" for d in dependants) > 1:
         problems.append("dependants: at most one spouse may be included")
     for i, d in enumerate(dependants):
+        name = quote(d.name, 40)
         if d.date_of_birth > on:
-            problems.append(f"dependants[{i}].date_of_birth: {d.date_of_birth} is in the future")
-        elif d.relation == "child" and (age := age_on(d.date_of_birth, on)) >= 18:
             problems.append(
-                f"dependants[{i}]: {d.name} is {age}; a child dependant must be under 18"
+                f"dependants[{i}].date_of_birth: {d.date_of_birth} is after the lodging date, "
+                f"{long_date(on)}"
             )
+        elif (age := age_on(d.date_of_birth, on)) > DEPENDANT_MAX_YEARS:
+            problems.append(
+                f"dependants[{i}].date_of_birth: {name} is {age} on the lodging date, "
+                f"{long_date(on)}; a dependant must be at most {DEPENDANT_MAX_YEARS}"
+            )
+        elif d.relation == "child" and age >= 18:
+            problems.append(f"dependants[{i}]: {name} is {age}; a child dependant must be under 18")
         if d.relation == "child" and d.married:
             problems.append(
-                f"dependants[{i}]: {d.name} is married; a child dependant must be unmarried"
+                f"dependants[{i}]: {name} is married; a child dependant must be unmarried"
             )
     return problems
 
 
 def parse_application(data: Any, *, today: date) -> ApplicationFile:
-    """Validate an application file, raising `InvalidInput` with every problem at once."""
+    """Validate an application file, raising `InvalidInput` with every problem at once.
+
+    ``today`` is the lodging date the dates of birth are judged on: a case is created as a
+    draft to be lodged now (a submission lodged on another date is judged again then)."""
     if not isinstance(data, dict):
         raise InvalidInput(
             ["the application file must be a JSON object"], prefix="invalid application"
         )
+    too_big = json_bounds(data, "the application file")
+    if too_big:  # read no further: it is not an application a person wrote
+        raise InvalidInput(too_big, prefix="invalid application")
     problems: list[str] = control_characters(data)
     app: ApplicationFile | None = None
     try:
@@ -153,14 +234,13 @@ def parse_application(data: Any, *, today: date) -> ApplicationFile:
             problems.extend(err.errors)
     if app is not None:
         problems.extend(dependant_problems(app.dependants, today))
-        if app.applicant.date_of_birth >= today:
-            problems.append("applicant.date_of_birth: must be in the past")
+        problems.extend(applicant_problems(app.applicant.date_of_birth, today))
     else:  # the family rules still apply when only another part of the file is wrong
         try:
-            dependants = _DEPENDANTS.validate_python(data.get("dependants") or [])
+            family = _DEPENDANTS.validate_python(data.get("dependants") or [])
         except ValidationError:
-            dependants = []  # already reported above
-        problems.extend(dependant_problems(dependants, today))
+            family = []  # already reported above
+        problems.extend(dependant_problems(family, today))
     if problems or app is None:
         raise InvalidInput(problems, prefix="invalid application")
     return app

@@ -7,6 +7,7 @@ facts it reads, like a guard; the move table names each move's effect.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -222,11 +223,35 @@ def _checked(base: str) -> str:
     return f"{base}-{check_digit(base)}"
 
 
+# 32 characters (5 bits each) that cannot be misread for one another: no 0/O, no 1/I.
+EVISA_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+EVISA_RANDOM_CHARS = 8  # 40 bits
+
+# Where the random part comes from: the operating system's generator. The benchmark puts a
+# seeded one here so that its two runs draw the same numbers (bench/transitions.py).
+draw_bits: Callable[[int], int] = secrets.randbits
+
+
+def evisa_serial() -> str:
+    """The random part of an e-Visa number: `EVISA_RANDOM_CHARS` characters of
+    `EVISA_ALPHABET` from one draw of `draw_bits`."""
+    value = draw_bits(5 * EVISA_RANDOM_CHARS)
+    return "".join(
+        EVISA_ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(EVISA_RANDOM_CHARS))
+    )
+
+
 @effect(needs=[Fact.dependants])
 def number_evisa(ctx: Context) -> Effects:
-    """e-Visa numbers with a check character: EV<year>-<id>-<check> for the applicant,
-    EV<year>-<id>-D<n>-<check> for each dependant (every person gets an e-Visa)."""
-    base = f"{ctx.settings.evisa_prefix}{ctx.today.year}-{ctx.case.id:06d}"
+    """e-Visa numbers with a check character: EV<year>-<random>-<check> for the applicant,
+    EV<year>-<random>-D<n>-<check> for each dependant (every person gets an e-Visa).
+
+    The random part (`evisa_serial`, 40 bits) keeps a number from being guessed from the case
+    id or from another e-Visa; so, unlike the rest of a decision, it differs between a preview
+    and the move. The columns are UNIQUE: a number drawn twice (the year is part of it: 10,000
+    e-Visas in a year give about one chance in 20,000 of any repeat) fails the commit, nothing
+    is written, and the move can simply be made again (the CLI and the API say so)."""
+    base = f"{ctx.settings.evisa_prefix}{ctx.today.year}-{evisa_serial()}"
     number = _checked(base)
     deps = [(d.id, _checked(f"{base}-D{d.position}")) for d in ctx.dependants]
     payload = {"evisa_number": number, "dependants": [n for _, n in deps]}

@@ -15,12 +15,14 @@ Also case creation and "what can be done now" (`available_actions`), read from t
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from states.digest import personal_digest, profile_digest
 from states.errors import Conflict, InvalidInput, PermissionDenied, TransitionNotAllowed
 from states.store import Committed, Store, TransitionCommit, Tx
 from workflows.application import parse_application
@@ -180,6 +182,7 @@ def advance(
                 dependant_evisa_numbers=fx.dependant_evisa_numbers,
                 quota=fx.quota,
                 outbox=[(TOPIC, body)],
+                before=case,
             )
         )
     result = Transitioned(
@@ -302,6 +305,10 @@ def create_case(data: Any, *, store: Store | None = None, now: datetime | None =
         {"name": d.name, "relation": d.relation, "date_of_birth": d.date_of_birth.isoformat()}
         for d in app.dependants
     ]
+    salt = secrets.token_hex(16)
+    values["privacy_salt"] = salt
+    values["profile_digest"] = profile_digest(app.profile)
+    values["personal_digest"] = personal_digest(salt, values, deps)
     with store.write() as tx:
         return tx.create_case(values, deps)
 
@@ -329,7 +336,8 @@ class Action:
 INPUT_HINTS: dict[Trigger, str] = {
     Trigger.submit: (
         'optional --data \'{"lodged_on": "YYYY-MM-DD", '
-        '"application_fee": {"amount": N, "method": "fps"}}\''
+        '"application_fee": {"amount": N, "method": "fps"}}\' '
+        "(a lodged_on more than 30 days back also needs --note)"
     ),
     Trigger.request_documents: (
         '--data \'{"documents": ["police_certificate"], "due": "YYYY-MM-DD"}\''

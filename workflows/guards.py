@@ -30,6 +30,7 @@ from workflows.inputs import (
     RequestDocumentsInput,
     SubmitInput,
 )
+from workflows.names import Role
 from workflows.reasons import OTHER
 from workflows.rules.dates import age_on
 
@@ -80,6 +81,49 @@ def lodging_date_valid(ctx: Context) -> list[str]:
     return []
 
 
+# A lodging date further back than this is unusual (a paper file entered late, an import):
+# the history must say why, so the note is required (issue 10 §1).
+LATE_LODGING_DAYS = 30
+
+
+@guard(on_input=True)
+def late_lodging_explained(ctx: Context) -> list[str]:
+    """A lodging date more than `LATE_LODGING_DAYS` before today (Hong Kong) needs a note
+    saying why: the lodging date chooses the rules and the fees, so a back-dated one is
+    explained in the history."""
+    days = (ctx.today - ctx.lodged_on).days
+    if days > LATE_LODGING_DAYS and not ctx.request.note:
+        return [
+            f"The lodging date {long_date(ctx.lodged_on)} is {days} days ago: a lodging date "
+            f"more than {LATE_LODGING_DAYS} days back needs --note saying why (a paper file, "
+            "an import)."
+        ]
+    return []
+
+
+# Older than this on the lodging date is taken for a typing error in a date (a lodging date or
+# a date of birth a century out); the minimum age is a prerequisite of each rule set.
+MAX_APPLICANT_AGE = 100
+
+
+@guard()
+def applicant_age_plausible(ctx: Context) -> list[str]:
+    """The applicant is born before the lodging date and no older than `MAX_APPLICANT_AGE` on
+    it; under the minimum age (18) is the rule set's prerequisite, which `eligible` states."""
+    born = date.fromisoformat(ctx.case.date_of_birth)
+    on = long_date(ctx.lodged_on)
+    if born > ctx.lodged_on:
+        return [f"The lodging date {on} is before the applicant's date of birth; check both dates."]
+    age = age_on(born, ctx.lodged_on)
+    if age > MAX_APPLICANT_AGE:
+        return [
+            f"The applicant would be {age} on the lodging date {on}; an age over "
+            f"{MAX_APPLICANT_AGE} is taken for a mistyped date: check the lodging date and "
+            "the date of birth."
+        ]
+    return []
+
+
 @guard(needs=[Fact.dependants])
 def dependants_eligible(ctx: Context) -> list[str]:
     """Dependants are a spouse and unmarried children under 18 on the lodging date
@@ -100,6 +144,8 @@ def dependants_eligible(ctx: Context) -> list[str]:
 def eligible(ctx: Context) -> list[str]:
     """Prerequisites, nationality and the points test of the rule set in force
     (docs/rules.md §2, §5, §1)."""
+    if date.fromisoformat(ctx.case.date_of_birth) > ctx.lodged_on:
+        return []  # no age to judge on: applicant_age_plausible says why
     assessment = ctx.assessment
     return list(assessment.reasons) if assessment is not None else []
 
@@ -168,12 +214,15 @@ def application_fee_matches(ctx: Context) -> list[str]:
 def one_live_application(ctx: Context) -> list[str]:
     """One application at a time (docs/rules.md §2.4): same travel document and nationality."""
     others = ctx.facts.other_live_cases
-    if others:
-        ids = ", ".join(str(i) for i in others)
-        return [
-            f"The applicant already has a live application (case {ids}); only one may be pending."
-        ]
-    return []
+    if not others:
+        return []
+    if ctx.request.role is Role.applicant:
+        # The applicant's own act (recorded by a caseworker, or one day made by the applicant):
+        # the sentence may reach the applicant, who is told that there is another application,
+        # not which case of the department's holds it.
+        return ["The applicant already has a live application; only one may be pending."]
+    ids = ", ".join(str(i) for i in others)
+    return [f"The applicant already has a live application (case {ids}); only one may be pending."]
 
 
 # A request's due date within a year: reminders count working days up to it and past it.

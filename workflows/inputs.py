@@ -3,6 +3,11 @@
 Malformed input (wrong types, unknown keys) is `InvalidInput` naming the fields allowed; input
 that is well-formed but breaks a rule (no documents named, a wrong amount) is left to the
 guards, which explain the refusal. `qmas schema data TRIGGER` prints these models as JSON Schema.
+
+Bounds: a fee is a whole number of Hong Kong dollars from 0 to `MAX_FEE`; a text no longer than
+the column that stores it (`column_length`); the input within 1 MiB and 20 levels of nesting.
+The due date of a document request (not past, within a year) is judged by the guard
+`documents_named`, which knows today.
 """
 
 from __future__ import annotations
@@ -20,9 +25,23 @@ from pydantic import (
 )
 
 from states.errors import InvalidInput
+from states.models import applications as _applications
+from states.models import document_requests as _document_requests
 from workflows.application import Representative, check_email
 from workflows.names import Trigger
-from workflows.validation import control_characters, format_errors
+from workflows.validation import (
+    column_length,
+    control_characters,
+    format_errors,
+    json_bounds,
+    quote,
+)
+
+# The most a fee paid at once can be, in Hong Kong dollars: today's largest, HK$1,300 for each
+# of 21 persons, is HK$27,300; a million is a typing slip (or a test of the system).
+MAX_FEE = 1_000_000
+# A document's name, as the request row stores it (``police_certificate``).
+DocumentName = Annotated[str, Field(max_length=column_length(_document_requests, "item"))]
 
 
 class TriggerInput(BaseModel):
@@ -36,10 +55,14 @@ class NoInput(TriggerInput):
 class FeePayment(TriggerInput):
     """A payment: the amount and how it was paid (the guards compare it with the fee due)."""
 
-    amount: float | None = Field(
-        default=None, allow_inf_nan=False, description="Hong Kong dollars paid."
+    amount: int | None = Field(
+        default=None, ge=0, le=MAX_FEE, description="Whole Hong Kong dollars paid."
     )
-    method: str | None = Field(default=None, description="credit_card, pps or fps.")
+    method: str | None = Field(
+        default=None,
+        max_length=column_length(_applications, "payment_method"),
+        description="credit_card, pps or fps.",
+    )
 
     @field_validator("amount", mode="before")
     @classmethod
@@ -66,7 +89,7 @@ class SubmitInput(TriggerInput):
 
 
 class RequestDocumentsInput(TriggerInput):
-    documents: list[str] = Field(
+    documents: list[DocumentName] = Field(
         default=[],
         max_length=50,
         description="Document names, e.g. police_certificate (qmas checklist).",
@@ -77,10 +100,10 @@ class RequestDocumentsInput(TriggerInput):
 
 
 class DocumentsInput(TriggerInput):
-    received: list[str] = Field(
+    received: list[DocumentName] = Field(
         default=[], max_length=50, description="Outstanding documents now received."
     )
-    waived: dict[str, Annotated[str, Field(max_length=400)]] = Field(
+    waived: dict[DocumentName, Annotated[str, Field(max_length=400)]] = Field(
         default={}, max_length=50, description="Outstanding documents waived, each with the reason."
     )
 
@@ -95,7 +118,9 @@ class RecordDocumentsInput(DocumentsInput):
 
 class ConsentInput(TriggerInput):
     consent_letter: str = Field(
-        default="", max_length=400, description="Issuer and reference of the consent letter."
+        default="",
+        max_length=column_length(_applications, "consent_letter"),
+        description="Issuer and reference of the consent letter.",
     )
 
 
@@ -154,13 +179,13 @@ def parse_input(trigger: Trigger, data: Any) -> TriggerInput:
         data = {}
     if not isinstance(data, dict):
         raise InvalidInput([f"--data for {trigger} must be a JSON object"], prefix="invalid data")
-    bad = control_characters(data)
+    bad = (json_bounds(data, "the data") or control_characters(data)) if data else []
     if bad:
         raise InvalidInput(bad, prefix="invalid data")
     if model is NoInput:
         if data:
             raise InvalidInput(
-                [f"{trigger} takes no --data (got {', '.join(sorted(map(str, data)))})"],
+                [f"{trigger} takes no --data (got {quote(', '.join(sorted(map(str, data))))})"],
                 prefix="invalid data",
             )
         return _NO_INPUT

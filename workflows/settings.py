@@ -39,6 +39,8 @@ class WorkflowSettings(BaseSettings):
         "shortlisted": 90,
         "fee_paid": 10,
     }
+    # Closed cases are anonymised this many years after they closed (`qmas retention run`).
+    retention_years: int = Field(default=7, ge=1, le=100)
     # Prefix of file numbers and e-Visa numbers.
     file_number_prefix: str = Field(default="QM", pattern="^[A-Z]{1,8}$")
     evisa_prefix: str = Field(default="EV", pattern="^[A-Z]{1,8}$")

@@ -62,7 +62,8 @@ KEEP = None
 TABLE: tuple[Move, ...] = (
     Move(Trigger.submit, (S.draft,), S.submitted,
          _roles("applicant", "caseworker"), "Lodge the application",
-         (g.application_complete, g.lodging_date_valid, g.dependants_eligible, g.eligible,
+         (g.application_complete, g.lodging_date_valid, g.late_lodging_explained,
+          g.applicant_age_plausible, g.dependants_eligible, g.eligible,
           g.one_live_application, g.application_fee_matches),
          fx.lodge),
     Move(Trigger.issue_file_number, (S.submitted,), S.file_number_issued,

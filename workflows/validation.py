@@ -1,18 +1,28 @@
-"""The one formatter of pydantic errors: a `ValidationError` as the lines a person reads.
+"""The one formatter of pydantic errors, and the bounds every input shares.
 
 Every input contract (the application file, trigger ``--data``, the points-test profile) reports
 its problems through `format_errors`, one line per problem, ``where: what``:
-``profile.degrees[0].level: input should be 'doctorate', … (got 'phd')``.
+``profile.degrees[0].level: input should be 'doctorate', … (got 'phd')``. A line quotes at most
+80 characters of what was typed (`quote`). The bounds of a whole input (its size, how deeply it
+nests) and of a stored text (its column's length, `column_length`) live here too.
 """
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Table
 
 from states.errors import InvalidInput
+
+# An application file is a few kilobytes; the API refuses bodies over 1,000,000 bytes already.
+MAX_INPUT_BYTES = 1 << 20  # 1 MiB
+# The application file nests 4 levels (profile.degrees[0]); anything much deeper is not ours.
+MAX_DEPTH = 20
+QUOTE_LIMIT = 80  # characters of the input an error line may quote
 
 
 def format_errors(
@@ -21,6 +31,23 @@ def format_errors(
     """One line per problem; ``root`` starts every path (e.g. ``profile``); given the ``model``
     validated, an unknown field names the fields allowed beside it."""
     return [_line(e, root, model) for e in err.errors()]
+
+
+# pydantic's bounds, said with the bound readable ("at most 1,000,000,000", not 1000000000).
+_BOUNDS = {
+    "greater_than_equal": ("ge", "greater than or equal to"),
+    "greater_than": ("gt", "greater than"),
+    "less_than_equal": ("le", "less than or equal to"),
+    "less_than": ("lt", "less than"),
+}
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,g}"  # 80.0 -> 80, 4.5 -> 4.5
+    return _short(repr(value))
 
 
 def _line(error: Any, root: str, model: type[BaseModel] | None) -> str:
@@ -35,6 +62,14 @@ def _line(error: Any, root: str, model: type[BaseModel] | None) -> str:
         return f"{where}: required field is missing"
     if kind == "value_error":
         return f"{where}: {error['ctx']['error']}"
+    if kind in _BOUNDS:
+        key, words = _BOUNDS[kind]
+        bound = _number(error["ctx"][key])
+        return f"{where}: input should be {words} {bound} (got {_number(error['input'])})"
+    if kind == "too_long" and isinstance(error["input"], dict | list):
+        most, got = error["ctx"]["max_length"], error["ctx"].get("actual_length")
+        given = f" ({got:,} given)" if isinstance(got, int) else ""
+        return f"{where}: at most {most:,} items are accepted{given}"
     message = error["msg"][:1].lower() + error["msg"][1:]
     if not isinstance(error["input"], dict | list):  # a whole object would drown the line
         message += f" (got {_short(repr(error['input']))})"
@@ -48,12 +83,81 @@ def _path(root: str, loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             path += f"[{part}]"
         else:
-            path += f".{part}" if path else str(part)
+            path = _join(path, str(part))
     return path or "input"
 
 
-def _short(text: str, limit: int = 80) -> str:
+def _join(path: str, key: str) -> str:
+    """``path.key``, with a key (typed by someone: a field name, a document) cut to 40."""
+    key = _short(key, 40)
+    return f"{path}.{key}" if path else key
+
+
+def _short(text: str, limit: int = QUOTE_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """What was typed, for an error line: at most ``limit`` characters, control characters
+    escaped (``'a\\x1bb'``), never the whole of a long input."""
+    text = value if isinstance(value, str) else repr(value)
+    shown = "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
+    return _short(shown, limit)
+
+
+def column_length(table: Table, column: str) -> int:
+    """The length of the text column that stores a field: the bound of the field's input, so
+    that SQLite (which keeps any length) and PostgreSQL (which refuses a longer value) agree."""
+    length = getattr(table.c[column].type, "length", None)
+    if not isinstance(length, int):
+        raise TypeError(f"{table.name}.{column} is not a text column of a fixed length")
+    return length
+
+
+# --- the bounds of a whole input --------------------------------------------------------------
+def _size(n: int) -> str:
+    if n >= 1.05 * MAX_INPUT_BYTES:
+        return f"{n / MAX_INPUT_BYTES:.1f} MiB"
+    return f"{n:,} bytes"
+
+
+def size_problem(size: int, what: str) -> str | None:
+    """``the application file is 1.3 MiB; at most 1 MiB is accepted``, or None within 1 MiB."""
+    if size <= MAX_INPUT_BYTES:
+        return None
+    return f"{what} is {_size(size)}; at most 1 MiB ({MAX_INPUT_BYTES:,} bytes) is accepted"
+
+
+def depth_of(data: Any) -> int:
+    """How many objects and arrays nest in ``data`` (``{}`` is 1, ``{"a": []}`` is 2), found
+    without recursion: a hostile input may nest far deeper than Python's stack."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list | tuple):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def json_bounds(data: Any, what: str) -> list[str]:
+    """The problems of a parsed JSON input as a whole: nested more than `MAX_DEPTH` levels, or
+    larger than `MAX_INPUT_BYTES` written compactly. Checked before anything else reads it."""
+    depth = depth_of(data)
+    if depth > MAX_DEPTH:
+        return [f"{what} nests {depth:,} levels deep; at most {MAX_DEPTH} are accepted"]
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+    size = len(text.encode("utf-8", "surrogatepass"))
+    problem = size_problem(size, what)
+    return [problem] if problem else []
 
 
 def _model_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -85,10 +189,15 @@ def _bad_character(text: str, multiline: bool) -> str | None:
     return None
 
 
+def _visible(text: str) -> bool:
+    return any(ch.isprintable() and not ch.isspace() for ch in text)
+
+
 def check_name(value: str) -> str:
     """A person's name: one line. Besides control and bidi characters, line and paragraph
     separators (a name splitting a letter's greeting into lines) and the invisible tag
-    characters (names that look alike but differ) are refused."""
+    characters (names that look alike but differ) are refused, and so is a name of invisible
+    characters alone (zero-width spaces). An empty value is left to the field's own bound."""
     for ch in value:
         bad = _bad_character(ch, False)
         if bad is None and (
@@ -97,6 +206,19 @@ def check_name(value: str) -> str:
             bad = f"U+{ord(ch):04X}"
         if bad is not None:
             raise ValueError(f"a name is one line of visible text; it contains {bad}")
+    if value and not _visible(value):
+        raise ValueError("a name is one line of visible text; it has no visible character")
+    return value
+
+
+def check_free_text(value: str) -> str:
+    """Free text in a file (an achievement's description): lines and tabs allowed; control and
+    bidi characters, and text of invisible characters alone, refused."""
+    bad = _bad_character(value, True)
+    if bad is not None:
+        raise ValueError(f"contains a control character ({bad})")
+    if not _visible(value):
+        raise ValueError("has no visible text")
     return value
 
 
@@ -132,7 +254,7 @@ def control_characters(data: Any, root: str = "") -> list[str]:
                 if _bad_character(key, False) is not None:
                     out.append(f"{where or 'input'}: a field name contains a control character")
                     continue
-                stack.append((f"{where}.{key}" if where else key, v))
+                stack.append((_join(where, key), v))
         elif isinstance(value, list):
             stack.extend((f"{where}[{i}]", v) for i, v in enumerate(value))
     return sorted(out)

@@ -176,6 +176,8 @@ def case_view(case_id: int, *, store: Store | None = None, reveal: bool = False)
         "state_since": v["state_since"],
         "created_at": v["created_at"],
         "updated_at": v["updated_at"],
+        # set once retention anonymised the case: its personal data is gone, its history kept
+        "anonymised_at": v["anonymised_at"],
         "messages": [dict(m) for m in messages],
     }
 

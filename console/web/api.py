@@ -557,11 +557,19 @@ async def transition(
     operation_id="verifyAudit",
     responses=_AUTH,
 )
-async def audit_verify(request: Request, account: Auditor) -> Verified:
-    """Recompute the whole hash chain (auditor, admin)."""
+async def audit_verify(request: Request, response: Response, account: Auditor) -> Verified:
+    """Recompute the whole hash chain, the case digests and the outbox (auditor, admin).
+
+    The body keeps the issue's shape; header `X-QMAS-Audit-Key` names the key the chain was
+    checked with (`none`: no key configured) and `X-QMAS-Audit-Warning` says what could not
+    be checked."""
     # always in a worker thread: it reads every history row, seconds on a large database
     report = await run_in_threadpool(verify, store_of(request))
     first = report.problems[0] if report.problems else None
+    key = store_of(request).key
+    response.headers["X-QMAS-Audit-Key"] = key.id if key else "none"
+    if report.warnings:
+        response.headers["X-QMAS-Audit-Warning"] = report.warnings[0]
     return Verified(
         ok=report.ok,
         rows=report.rows,

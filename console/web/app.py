@@ -2,10 +2,11 @@
 
 Every error a client can cause becomes a status and ``{"detail", "reasons"}``, never a 500:
 the engine's `QmasError` tree maps to 401/403/404/409/422/429, FastAPI's own validation (and
-a body it cannot parse) to 422, a body over 1 MB to 413, a busy database to 503. The access
-log (`Guard`) names method, path, status, time and account, never a query string (a search
-may hold a travel document number) nor a body; an unexpected error is logged by its type and
-place, never its message.
+a body it cannot parse) to 422, a body over 1 MB to 413, a busy database to 503, a value the
+database refuses (too long, a NUL) to 422, a unique number taken meanwhile to 409, input too
+large for Python (a number, a date, nesting) to 422. The access log (`Guard`) names method,
+path, status, time and account, never a query string (a search may hold a travel document
+number) nor a body; an unexpected error is logged by its type and place, never its message.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -106,9 +107,47 @@ async def _http_error(request: Request, err: Exception) -> Response:
 
 async def _database_busy(request: Request, err: Exception) -> Response:
     log.warning("database unavailable: %s", type(err).__name__)
+    if "no such table" in str(getattr(err, "orig", None) or err):  # SQLite: never initialised
+        return _problem(503, "the database has no QMAS tables yet; run 'qmas init'")
     return _problem(
         503, "the database is busy or unavailable; try again", headers={"Retry-After": "1"}
     )
+
+
+async def _database_error(request: Request, err: Exception) -> Response:
+    """A database error that is not the database being busy: the client's value that the
+    database refused (422), a unique value taken meanwhile (409: make the request again), or
+    tables missing (503). Logged by type only: the message may quote the request's data."""
+    raw = str(getattr(err, "orig", None) or err).lower()
+    log.warning("database error: %s", type(err).__name__)
+    if "value too long" in raw:  # PostgreSQL checks lengths that SQLite does not
+        detail = "invalid input: a value is longer than the database allows"
+        return _problem(422, detail, [detail.removeprefix("invalid input: ")])
+    if "nul" in raw and ("0x00" in raw or "cannot contain" in raw):
+        detail = "invalid input: a text holds a NUL character (\\u0000), which cannot be stored"
+        return _problem(422, detail, [detail.removeprefix("invalid input: ")])
+    if isinstance(err, IntegrityError):
+        what = "the e-Visa number drawn" if "evisa_number" in raw else "a unique value"
+        return _problem(
+            409, f"{what} is already taken (a rare chance); nothing was written: try again"
+        )
+    if "no such table" in raw or ("relation" in raw and "does not exist" in raw):
+        return _problem(503, "the database has no QMAS tables yet; run 'qmas init'")
+    return _problem(503, "the database refused the request; nothing was written")
+
+
+async def _input_too_large(request: Request, err: Exception) -> Response:
+    """Input past the parsers' reach: a number or date too large, nesting too deep, an
+    integer over 4300 digits. 422, never a 500."""
+    if isinstance(err, RecursionError):
+        detail = "the input is nested too deeply"
+    elif isinstance(err, OverflowError) or "out of range" in str(err):
+        detail = "a number or date is too large"
+    elif "integer string conversion" in str(err):
+        detail = "a number is too long to read (more than 4300 digits)"
+    else:  # any other ValueError is a bug: the guard logs it and answers 500
+        raise err
+    return _problem(422, f"invalid input: {detail}", [detail])
 
 
 class BodyTooLarge(StarletteHTTPException):
@@ -290,6 +329,9 @@ def create_app(store: Store | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_busy)
+    app.add_exception_handler(DBAPIError, _database_error)  # the rest of the driver's errors
+    for kind in (OverflowError, RecursionError, ValueError):
+        app.add_exception_handler(kind, _input_too_large)
     app.add_middleware(Guard)
     return app
 

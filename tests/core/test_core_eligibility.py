@@ -71,7 +71,8 @@ def test_submit_after_the_nationality_rule_changed__is_accepted(store: Store) ->
 def test_submit__stores_ruleset_score_pass_mark_and_breakdown(store: Store) -> None:
     with time_machine.travel(AT, tick=False):
         case_id = create_case(overseas_application(), store=store)
-        advance(case_id, "submit", "A", "applicant", store=store, data={"lodged_on": "2022-12-30"})
+        advance(case_id, "submit", "A", "applicant", store=store, data={"lodged_on": "2022-12-30"},
+                note="A paper file lodged at the counter.")  # fmt: skip
     view = case_view(case_id, store=store)
     assert (view["ruleset"], view["pass_mark"], view["passed"]) == ("gpt-2018", 80, True)
     assert view["lodged_on"] == "2022-12-30"

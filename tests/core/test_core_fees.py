@@ -27,7 +27,7 @@ from tests.core.core_lifecycle import snapshot
 from tests.factories import ACTOR_FOR, add_staff, overseas_application, persons
 from workflows import advance, create_case
 from workflows.clock import HK
-from workflows.effects import check_digit
+from workflows.effects import EVISA_ALPHABET, check_digit
 from workflows.engine import default_store, preview
 from workflows.views import case_view, resolve_case
 
@@ -119,7 +119,7 @@ def _history_payload(store: Store, history_id: int) -> str:
 
 
 # --- e-Visa numbers: one for every person -----------------------------------------------------
-EVISA = re.compile(r"^EV(\d{4})-(\d{6})(-D\d+)?-([0-9X])$")
+EVISA = re.compile(rf"^EV(\d{{4}})-([{EVISA_ALPHABET}]{{8}})(-D\d+)?-([0-9X])$")
 
 
 def _checks(number: str) -> bool:
@@ -141,11 +141,11 @@ def test_issue_evisa__numbers_the_applicant_and_each_dependant(
         advance(case_id, "issue_evisa", "Officer LAM", "caseworker", store=store)
     view = case_view(case_id, store=store)
     principal = view["evisa_number"]
-    assert principal == f"EV2025-{case_id:06d}-{check_digit(f'EV2025-{case_id:06d}')}"
+    base = principal[:-2]  # EV2025-<random>: the random part is shared by the family
+    assert principal == f"{base}-{check_digit(base)}" and f"{case_id:06d}" not in base
     numbers = [d["evisa_number"] for d in view["dependants"]]
     assert numbers == [
-        f"EV2025-{case_id:06d}-D{n}-{check_digit(f'EV2025-{case_id:06d}-D{n}')}"
-        for n in range(1, dependants + 1)
+        f"{base}-D{n}-{check_digit(f'{base}-D{n}')}" for n in range(1, dependants + 1)
     ]
     assert len({principal, *numbers}) == 1 + dependants
     assert all(EVISA.match(n) and _checks(n) for n in [principal, *numbers])
@@ -335,8 +335,9 @@ def test_case_show_json__application_fee_and_dependants_evisa_numbers(
     view = json.loads(out)
     assert view["application_fee"] == {"due": 2400, "paid": 2400, "method": "pps"}
     assert (view["fee_due"], view["fee_paid"]) == (5200, 5200)
+    base = view["evisa_number"][:-2]
     assert [d["evisa_number"][:-2] for d in view["dependants"]] == [
-        f"EV2025-{case_id:06d}-D{n}" for n in (1, 2, 3)
+        f"{base}-D{n}" for n in (1, 2, 3)
     ]
     # every dependant's file number finds the principal's case
     for d in view["dependants"]:
@@ -345,7 +346,7 @@ def test_case_show_json__application_fee_and_dependants_evisa_numbers(
         assert code == 0 and json.loads(out)["id"] == case_id
     code, out, _ = qmas("case", "show", str(case_id))
     assert "App. fee   HK$2,400, paid HK$2,400 by pps" in out
-    assert f"e-Visa EV2025-{case_id:06d}-D3-" in out
+    assert f"e-Visa {base}-D3-" in out
 
 
 # --- an older database gets the new columns from `qmas init` ---------------------------------

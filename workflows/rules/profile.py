@@ -1,7 +1,9 @@
 """The points-test profile: the applicant's answers, validated once at the edge.
 
 `validate_profile` turns the profile JSON (a contract shared with the console and the web
-form) into a frozen `Profile`, or raises `InvalidInput` with one line per bad field.
+form) into a frozen `Profile`, or raises `InvalidInput` with one line per bad field. Every
+figure has a realistic bound (years of work 0 to 80, money 0 to HK$1,000,000,000, counts 0 to
+20), so that a typing slip is refused with a sentence rather than scored.
 """
 
 from __future__ import annotations
@@ -22,16 +24,21 @@ from pydantic import (
 )
 
 from states.errors import InvalidInput
-from workflows.validation import format_errors
+from workflows.validation import check_free_text, format_errors
 
 TestKind = Literal["general", "achievement"]
 DegreeLevel = Literal["doctorate", "master", "bachelor", "professional"]
 AchievementKind = Literal["award", "peer_recognition"]
 
 # Strict types: "yes" is not a bool, "5" is not a number, True is not a count.
-Years = Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)]
-Count = Annotated[StrictInt, Field(ge=0)]
-Money = Annotated[StrictInt, Field(ge=0)]
+MAX_YEARS = 80  # a working life
+MAX_COUNT = 20  # other languages, children: more is a typing slip
+MAX_HKD = 1_000_000_000  # a year's income or profit; more is a typing slip (or a test)
+MAX_DEGREES = 10
+MAX_DESCRIPTION = 1_000  # characters of an achievement's description
+Years = Annotated[StrictFloat, Field(ge=0, le=MAX_YEARS, allow_inf_nan=False)]
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]
+Money = Annotated[StrictInt, Field(ge=0, le=MAX_HKD)]
 
 
 class _Part(BaseModel):
@@ -106,7 +113,9 @@ class Family(_Part):
 
 class Achievement(_Part):
     kind: AchievementKind
-    description: Annotated[StrictStr, Field(min_length=1)]
+    description: Annotated[StrictStr, Field(min_length=1, max_length=MAX_DESCRIPTION)]
+
+    _visible = field_validator("description")(check_free_text)
 
 
 class Profile(_Part):
@@ -114,7 +123,7 @@ class Profile(_Part):
 
     test: TestKind
     prerequisites: Prerequisites
-    degrees: tuple[Degree, ...]
+    degrees: Annotated[tuple[Degree, ...], Field(max_length=MAX_DEGREES)]
     work: Work
     talent_list: StrictBool
     languages: Languages
