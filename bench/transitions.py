@@ -65,6 +65,7 @@ from sqlalchemy import func, insert, select, text
 
 from states.catalogue import TERMINAL, State
 from states.chain import canonical_json, row_hash
+from states.digest import case_digest, case_parts, outbox_digest, personal_digest, profile_digest
 from states.models import applications as app_t
 from states.models import dependants as dep_t
 from states.models import history as hist_t
@@ -298,7 +299,15 @@ def seed(store: Store, template: Template, n: int, chunk: int = 2000) -> None:
     k = len(template.dependants)
     for start in range(1, n + 1, chunk):
         ids = range(start, min(n, start + chunk - 1) + 1)
-        cases = [{**template.case, "id": i, "travel_document_number": f"B{i:09d}"} for i in ids]
+        cases = [
+            {
+                **template.case,
+                "id": i,
+                "travel_document_number": f"B{i:09d}",
+                "personal_digest": None,
+            }
+            for i in ids
+        ]
         deps = [
             {**d, "id": (i - 1) * k + p, "application_id": i}
             for i in ids
@@ -562,10 +571,13 @@ SQL_DOCS = "SELECT * FROM document_requests WHERE case_id = ? ORDER BY id"
 SQL_QUOTA_USED = "SELECT used FROM quota_usage WHERE year = ?"
 SQL_QUOTA_ROW = "INSERT INTO quota_usage (year, used) VALUES (?, 0) ON CONFLICT DO NOTHING"
 SQL_QUOTA_CLAIM = "UPDATE quota_usage SET used = used + 1 WHERE year = ?"
+HISTORY_ORDER = ("case_id", "seq", "from_state", "to_state", "trigger", "actor", "role",
+                 "reason", "note", "payload", "at", "workflow", "ruleset")  # fmt: skip
+HISTORY_TAIL = ("case_digest", "outbox_digest", "key_id")
 SQL_HISTORY = (
     'INSERT INTO history (case_id, seq, from_state, to_state, "trigger", actor, role, reason, '
-    "note, payload, at, workflow, ruleset, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-    "?, ?, ?, ?, ?)"
+    "note, payload, at, workflow, ruleset, prev_hash, hash, case_digest, outbox_digest, key_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 SQL_OUTBOX = (
     'INSERT INTO outbox (case_id, history_id, topic, "trigger", payload, status, attempts, '
@@ -791,7 +803,42 @@ def raw_transition(db: RawDB, case_id: int, step: Step, p: RawPlan) -> int:
         fx = RAW_EFFECTS[step.trigger](db, row, step, p)
         if fx.quota and db.run(SQL_QUOTA_CLAIM, (p.today.year,)) != 1:
             raise RuntimeError("quota counter missing")
+        if fx.new_documents:
+            db.many(SQL_NEW_DOC, fx.new_documents)
+        if fx.resolved:
+            db.many(SQL_RESOLVE_DOC, fx.resolved)
+        if fx.numbers:
+            db.many(SQL_NUMBER_DEP, fx.numbers)
+        if fx.evisa_numbers:
+            db.many(SQL_EVISA_DEP, fx.evisa_numbers)
         seq = version + 1
+        sets = dict(fx.updates)
+        sets.update(state=to_state, version=seq, updated_at=p.at)
+        if to_state != from_state:
+            sets["state_since"] = p.at
+        # the case digest, as Tx.commit_transition makes it (the same reads and encodings)
+        after = {**row, **sets}
+        deps = db.all(SQL_DEPENDANTS, (case_id,))
+        if after["profile_digest"] is None:
+            sets["profile_digest"] = after["profile_digest"] = profile_digest(after["profile"])
+        if after["personal_digest"] is None:
+            sets["personal_digest"] = after["personal_digest"] = personal_digest(
+                row["privacy_salt"], after, deps
+            )
+        parts = case_parts(after, deps, db.all(SQL_DOCS, (case_id,)), trust_columns=True)
+        body = {
+            "case_id": case_id,
+            "version": seq,
+            "trigger": step.trigger,
+            "from_state": from_state,
+            "to_state": to_state,
+            "actor": ACTORS[step.role],
+            "role": step.role,
+            "reason": None,
+            "reason_code": None,
+            "payload": fx.payload,
+            "at": p.at,
+        }
         hrow = {
             "case_id": case_id,
             "seq": seq,
@@ -806,40 +853,24 @@ def raw_transition(db: RawDB, case_id: int, step: Step, p: RawPlan) -> int:
             "at": p.at,
             "workflow": row["workflow"],
             "ruleset": fx.updates.get("ruleset", row["ruleset"]),
+            "case_digest": case_digest(parts),
+            "outbox_digest": outbox_digest(
+                [("case.transitioned", step.trigger, body)], row["privacy_salt"]
+            ),
+            "key_id": None,
         }
         prev = row["head_hash"]
-        digest = row_hash(prev, hrow)
-        sets = dict(fx.updates)
-        sets.update(state=to_state, version=seq, head_hash=digest, updated_at=p.at)
-        if to_state != from_state:
-            sets["state_since"] = p.at
+        digest = row_hash(prev, hrow, None, row["privacy_salt"])
+        sets["head_hash"] = digest
         columns = tuple(sorted(sets))
         values = [db.json(sets[c]) if c in JSON_COLUMNS else sets[c] for c in columns]
         if db.run(cas_sql(columns), (*values, case_id, version)) != 1:
             raise RuntimeError(f"conflict on case {case_id}")
-        history_id = db.insert(SQL_HISTORY, (*hrow.values(), prev, digest))
-        if fx.new_documents:
-            db.many(SQL_NEW_DOC, fx.new_documents)
-        if fx.resolved:
-            db.many(SQL_RESOLVE_DOC, fx.resolved)
-        if fx.numbers:
-            db.many(SQL_NUMBER_DEP, fx.numbers)
-        if fx.evisa_numbers:
-            db.many(SQL_EVISA_DEP, fx.evisa_numbers)
-        body = {
-            "case_id": case_id,
-            "version": seq,
-            "trigger": step.trigger,
-            "from_state": from_state,
-            "to_state": to_state,
-            "actor": ACTORS[step.role],
-            "role": step.role,
-            "reason": None,
-            "reason_code": None,
-            "payload": fx.payload,
-            "at": p.at,
-            "history_id": history_id,
-        }
+        history_id = db.insert(
+            SQL_HISTORY,
+            (*[hrow[c] for c in HISTORY_ORDER], prev, digest, *[hrow[c] for c in HISTORY_TAIL]),
+        )
+        body["history_id"] = history_id
         db.insert(
             SQL_OUTBOX,
             (

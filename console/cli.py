@@ -106,11 +106,23 @@ def loads_json(text: str, where: str, *, prefix: str = "invalid input") -> Any:
 
 
 def read_json_file(path: Path, what: str) -> Any:
+    """A JSON file of at most 1 MiB, read no further (``/dev/zero`` or a FIFO never ends)."""
+    from workflows.validation import MAX_INPUT_BYTES, size_problem
+
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_INPUT_BYTES + 1)
+            size = os.fstat(stream.fileno()).st_size
     except FileNotFoundError:
         raise InvalidInput(f"no such file: {path}", prefix=what) from None
-    except (OSError, UnicodeDecodeError) as err:
+    except OSError as err:
+        raise InvalidInput(f"cannot read {path}: {err.strerror or err}", prefix=what) from None
+    problem = size_problem(max(size, len(raw)), str(path))
+    if problem:
+        raise InvalidInput(problem, prefix=what)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
         raise InvalidInput(f"cannot read {path}: {err}", prefix=what) from None
     return loads_json(text, str(path), prefix=what)
 
@@ -663,6 +675,16 @@ def main(argv: list[str] | None = None) -> None:
         code = 1
     except KeyboardInterrupt:
         code = 130
+    except Exception as err:  # a bug: still one line, and the traceback only when asked for
+        if os.environ.get("QMAS_DEBUG"):
+            raise
+        output.err.print(
+            f"error: internal error ({type(err).__name__}); nothing was written that was not "
+            "committed. Please report it with the command you ran (QMAS_DEBUG=1 shows the "
+            "traceback)",
+            markup=False,
+        )
+        code = 1
     sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -712,13 +734,33 @@ def _too_large(err: Exception) -> str:
     return _one_line(text)[:300]
 
 
+# Tables added after the first release: one of them missing means an older schema.
+_LATER_TABLES = ("audit_anchors", "accounts", "api_tokens", "access_records", "account_events")
+
+
 def _describe_db_error(err: Exception) -> tuple[str, str, int]:
     """A database error as (kind, one line, exit code): what the user can do about it."""
     raw = str(getattr(err, "orig", None) or err).strip()
     text = _one_line(raw.splitlines()[0] if raw else type(err).__name__)
     lowered = text.lower()
-    if "no such table" in lowered or ("does not exist" in lowered and "relation" in lowered):
+    missing_column = "no such column" in lowered or (
+        "does not exist" in lowered and "column" in lowered
+    )
+    missing_table = not missing_column and (
+        "no such table" in lowered or ("does not exist" in lowered and "relation" in lowered)
+    )
+    if missing_table and not any(t in lowered for t in _LATER_TABLES):
         return "database", "the QMAS tables are missing; run 'qmas init' first", 8
+    if (
+        missing_table
+        or "no such column" in lowered
+        or ("does not exist" in lowered and "column" in lowered)
+    ):
+        return (
+            "database",
+            "the database was made by an earlier release; run 'qmas init' to upgrade it",
+            8,
+        )
     if "database is locked" in lowered or "database is busy" in lowered:
         return (
             "database",

@@ -86,7 +86,16 @@ def show_case(v: dict[str, Any]) -> None:
         f"Applicant  {a['name']}, born {_born(a['date_of_birth'])}, {a['nationality']}"
         f"{', Mainland resident' if a['mainland_resident'] else ''}"
     )
-    say(f"Contact    {a['email']} ({a['language']}); travel document {a['travel_document_number']}")
+    if v.get("anonymised_at"):
+        say(
+            f"Anonymised {v['anonymised_at'][:10]} (retention): names, dates of birth, contact "
+            "details and travel documents removed; the statistics and the history are kept"
+        )
+    else:
+        say(
+            f"Contact    {a['email']} ({a['language']}); "
+            f"travel document {a['travel_document_number']}"
+        )
     if a["representative"]:
         rep = a["representative"]
         say(f"Represented by {rep['name']} <{rep['email']}>")

@@ -155,7 +155,7 @@ class _Index:
 
 
 def encode_index(ids: array[int], prefixes: bytes) -> dict[str, str]:
-    deltas = array("q", (b - a for a, b in zip([0, *ids[:-1]], ids, strict=True)))
+    deltas = array("q", (b - a for a, b in zip([0, *ids], ids, strict=False)))
     return {
         "ids": base64.b64encode(zlib.compress(deltas.tobytes(), 9)).decode(),
         "hashes": base64.b64encode(prefixes).decode(),

@@ -90,7 +90,10 @@ class Case:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Case:
-        return cls(*[row[column] for column in _CASE_COLUMNS])
+        # .get: a database made by an earlier release lacks the newer columns until
+        # `qmas init` adds them; the read works, the first write names the upgrade
+        values: list[Any] = [row.get(column) for column in _CASE_COLUMNS]
+        return cls(*values)
 
     @property
     def profile(self) -> dict[str, Any]:

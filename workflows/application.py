@@ -49,7 +49,7 @@ MAX_DEPENDANTS = 20
 # The applicant's age on the lodging date: the scheme's minimum (docs/rules.md §2.1), and an
 # upper bound past which the date of birth is a typing slip (1923 for 2023).
 APPLICANT_AGES = (18, 100)
-DEPENDANT_MAX_YEARS = 120  # a dependant born earlier than this before lodging is a typing slip
+DEPENDANT_MAX_YEARS = 120  # a dependant older than this on the lodging date is a typing slip
 
 EMAIL_LENGTH = column_length(_applications, "email")  # representative_email: the same
 
@@ -66,7 +66,7 @@ class _Strict(BaseModel):
 def check_email(value: str) -> str:
     """The one email check of the engine (application files, amendments, accounts): one
     mailbox in the syntax a mail server delivers to, checked by `email-validator` (no DNS).
-    Refused: lists (``a@b.com, c@d.com``), headers (``a@b.com\r\nBcc: …``), display names
+    Refused: lists (``a@b.com, c@d.com``), headers (``a@b.com\\r\\nBcc: …``), display names
     (``Bob <a@b.com>``), quoted local parts, spaces, IP literals, special-use domains, and
     characters outside ASCII before the @ (mail here is sent without SMTPUTF8). An
     internationalised domain is kept in its ASCII (``xn--``) form; the domain is lower-cased and

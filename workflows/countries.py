@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from workflows.validation import quote
+
 ISO_ALPHA2: frozenset[str] = frozenset(
     [
         "AD",
@@ -262,5 +264,7 @@ def check_nationality(value: str) -> str:
     ("vn" is "VN"); returns the code in capitals, or raises `ValueError` with one message."""
     code = value.strip().upper()
     if code not in ISO_ALPHA2:
-        raise ValueError(f"'{value}' is not an ISO 3166-1 alpha-2 country code (e.g. CN, GB)")
+        raise ValueError(
+            f"'{quote(value)}' is not an ISO 3166-1 alpha-2 country code (e.g. CN, GB)"
+        )
     return code

@@ -33,6 +33,7 @@ from workflows.inputs import (
 from workflows.names import Role
 from workflows.reasons import OTHER
 from workflows.rules.dates import age_on
+from workflows.validation import quote
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,7 @@ def documents_named(ctx: Context) -> list[str]:
     if bad:
         out.append(
             "Document names must be lower-case identifiers like police_certificate: "
-            f"{', '.join(bad)}."
+            f"{quote(', '.join(bad))}."
         )
     if ctx.data.due is not None and ctx.data.due < ctx.today:
         out.append(f"The due date {long_date(ctx.data.due)} is already past.")

@@ -105,10 +105,15 @@ async def _http_error(request: Request, err: Exception) -> Response:
     return _problem(err.status_code, str(err.detail), headers=dict(err.headers or {}))
 
 
+_OLDER_SCHEMA = "the database was made by an earlier release; run 'qmas init' to upgrade it"
+
+
 async def _database_busy(request: Request, err: Exception) -> Response:
     log.warning("database unavailable: %s", type(err).__name__)
     if "no such table" in str(getattr(err, "orig", None) or err):  # SQLite: never initialised
         return _problem(503, "the database has no QMAS tables yet; run 'qmas init'")
+    if "no such column" in str(getattr(err, "orig", None) or err):  # an older release's schema
+        return _problem(503, _OLDER_SCHEMA)
     return _problem(
         503, "the database is busy or unavailable; try again", headers={"Retry-After": "1"}
     )
@@ -131,6 +136,8 @@ async def _database_error(request: Request, err: Exception) -> Response:
         return _problem(
             409, f"{what} is already taken (a rare chance); nothing was written: try again"
         )
+    if "column" in raw and "does not exist" in raw:  # PostgreSQL: an older release's schema
+        return _problem(503, _OLDER_SCHEMA)
     if "no such table" in raw or ("relation" in raw and "does not exist" in raw):
         return _problem(503, "the database has no QMAS tables yet; run 'qmas init'")
     return _problem(503, "the database refused the request; nothing was written")
