@@ -71,6 +71,9 @@ class Application(SQLModel, table=True):
     # and the digest of the profile: what the case digest commits to (states/digest.py)
     personal_digest: str | None = Field(default=None, max_length=64)
     profile_digest: str | None = Field(default=None, max_length=64)
+    # who works on the case now (a username): operational, outside the case digest; every
+    # change is a row of case_assignments (workflows/assignments.py)
+    assignee: str | None = Field(default=None, max_length=64, index=True)
 
 
 class Dependant(SQLModel, table=True):
@@ -114,6 +117,19 @@ class HistoryEntry(SQLModel, table=True):
     case_digest: str | None = Field(default=None, max_length=128)
     outbox_digest: str | None = Field(default=None, max_length=64)
     key_id: str | None = Field(default=None, max_length=16)
+
+
+class CaseAssignment(SQLModel, table=True):
+    """Every claim, assignment and release of a case: who, to whom, when."""
+
+    __tablename__ = "case_assignments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(index=True)
+    assignee: str | None = Field(default=None, max_length=64)
+    action: str = Field(max_length=16)  # claim, assign, release
+    by: str = Field(max_length=64)
+    at: str = Field(max_length=32)
 
 
 class AuditAnchor(SQLModel, table=True):
@@ -299,6 +315,7 @@ api_tokens = _table(ApiToken)
 access_records = _table(AccessRecord)
 account_events = _table(AccountEvent)
 audit_anchors = _table(AuditAnchor)
+case_assignments = _table(CaseAssignment)
 
 TABLES = [
     applications,
@@ -314,4 +331,5 @@ TABLES = [
     access_records,
     account_events,
     audit_anchors,
+    case_assignments,
 ]

@@ -531,6 +531,8 @@ class Store:
                         conn.execute(
                             text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
                         )
+                for index in table.indexes:  # an index on a column just added
+                    index.create(conn, checkfirst=True)
             # Cases made by a release without salts get one now: no history row has committed
             # to their personal data yet, so nothing that verifies today stops verifying.
             fresh = (

@@ -22,13 +22,17 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from console.web import pages
 from console.web.api import router
+from console.web.render import render_error
+from console.web.session import ConsoleSettings, CsrfRefused, LoginRequired, login_redirect
 from console.web.throttle import LoginGate
 from states.accounts import Accounts
 from states.errors import (
@@ -49,6 +53,7 @@ log = logging.getLogger("qmas.api")
 MAX_BODY = 1_000_000  # bytes: an application file is a few kilobytes
 
 _STATUS: list[tuple[type[QmasError], int]] = [
+    (CsrfRefused, 403),
     (TooManyAttempts, 429),
     (NotAuthenticated, 401),
     (PermissionDenied, 403),
@@ -85,7 +90,19 @@ async def _qmas_error(request: Request, err: Exception) -> Response:
         headers["Retry-After"] = str(err.retry_after)
     if status == 500:
         log.error("server error: %s", type(err).__name__)
+    if _is_page(request):
+        return render_error(request, status, str(err), reasons, headers=headers)
     return _problem(status, str(err), reasons, headers)
+
+
+def _is_page(request: Request) -> bool:
+    """A console page (HTML answers), not the JSON API."""
+    return not request.url.path.startswith("/api/")
+
+
+async def _login_required(request: Request, err: Exception) -> Response:
+    assert isinstance(err, LoginRequired)
+    return RedirectResponse(login_redirect(err.next_path), status_code=303)
 
 
 async def _validation_error(request: Request, err: Exception) -> Response:
@@ -94,6 +111,8 @@ async def _validation_error(request: Request, err: Exception) -> Response:
     for e in err.errors():
         where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
         reasons.append(f"{where}: {e.get('msg', 'invalid')}")
+    if _is_page(request):
+        return render_error(request, 422, "invalid input", reasons)
     return _problem(422, "invalid input: " + "; ".join(reasons), reasons)
 
 
@@ -102,6 +121,8 @@ async def _http_error(request: Request, err: Exception) -> Response:
     if err.status_code == 400:  # a body FastAPI could not parse (nested too deeply, a bad form)
         detail = f"invalid input: {err.detail}"
         return _problem(422, detail, [str(err.detail)], headers=dict(err.headers or {}))
+    if _is_page(request):
+        return render_error(request, err.status_code, str(err.detail))
     return _problem(err.status_code, str(err.detail), headers=dict(err.headers or {}))
 
 
@@ -188,6 +209,19 @@ def _where(err: BaseException) -> str:
     )
 
 
+# Every answer: no script but the site's own files (and none inline), no framing, no referrer
+# leaving the site. The console needs no script at all.
+SECURITY_HEADERS = (
+    (
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+    ),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+)
+
+
 class Guard:
     """The outermost layer of the app (plain ASGI, no task per request):
 
@@ -219,6 +253,8 @@ class Guard:
                 headers = MutableHeaders(scope=message)
                 headers.setdefault("Cache-Control", "no-store")
                 headers.setdefault("X-Content-Type-Options", "nosniff")
+                for name, value in SECURITY_HEADERS:
+                    headers.setdefault(name, value)
             await send(message)
 
         async def receive_limited() -> Message:
@@ -330,9 +366,13 @@ def create_app(store: Store | None = None) -> FastAPI:
     )
     app.state.unrecorded_reads = []  # reads whose access record waits for the database
     app.state.unrecorded_lock = threading.Lock()
+    app.state.console_settings = ConsoleSettings()
     app.include_router(router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(packages=[("templates", "console/static")]), name="static")
     _document_the_application_file(app)
     app.add_exception_handler(QmasError, _qmas_error)
+    app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_busy)

@@ -575,6 +575,7 @@ SET_BY_ENGINE = {
         "date_of_birth", "file_number", "lodged_on", "submitted_at", "ruleset", "test",
         "allotted_at", "evisa_number", "deadline", "privacy_salt", "anonymised_at",
         "personal_digest", "profile_digest",
+        "assignee",  # an existing account's username (workflows/assignments.py checks it)
     },
     "dependants": {"date_of_birth", "file_number", "evisa_number"},
     "document_requests": {"due", "status", "requested_at", "resolved_at"},

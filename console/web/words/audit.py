@@ -1,0 +1,5 @@
+"""The console's words for audit pages (console/web/i18n.py merges them)."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, dict[str, str]] = {}
