@@ -29,7 +29,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console.web import pages
+from console.web import action_pages, audit_pages, enquiry, pages, work_pages
 from console.web.api import router
 from console.web.render import render_error
 from console.web.session import ConsoleSettings, CsrfRefused, LoginRequired, login_redirect
@@ -368,7 +368,8 @@ def create_app(store: Store | None = None) -> FastAPI:
     app.state.unrecorded_lock = threading.Lock()
     app.state.console_settings = ConsoleSettings()
     app.include_router(router)
-    app.include_router(pages.router)
+    for module in (pages, work_pages, action_pages, audit_pages, enquiry):
+        app.include_router(module.router)
     app.mount("/static", StaticFiles(packages=[("templates", "console/static")]), name="static")
     _document_the_application_file(app)
     app.add_exception_handler(QmasError, _qmas_error)
