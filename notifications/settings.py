@@ -56,7 +56,7 @@ class NotificationSettings(BaseSettings):
         default=None,
         description=(
             "QMAS_PUBLIC_URL: the public site of the service (https://...). Unset: messages "
-            "link to no page. Set: they link to the status enquiry page, {QMAS_PUBLIC_URL}/status."
+            "link to no page. Set: they link to the status enquiry page, {QMAS_PUBLIC_URL}/enquiry."
         ),
     )
 
@@ -94,7 +94,7 @@ class NotificationSettings(BaseSettings):
     @property
     def status_url(self) -> str | None:
         """The status enquiry page messages may link to; None while no public site is set."""
-        return f"{self.public_url}/status" if self.public_url else None
+        return f"{self.public_url}/enquiry" if self.public_url else None
 
     def office_name(self, language: str) -> str:
         """The office name in the recipient's language ("en" or "zh-HK")."""

@@ -37,7 +37,7 @@ FORBIDDEN = {
     ),
     "zh-HK": re.compile(r"上載|網上服務|連結|下載|一站通|應用程式|結果通知書"),
 }
-STATUS_URL = "https://qmas.example.gov.hk/status"
+STATUS_URL = "https://qmas.example.gov.hk/enquiry"
 MATRIX = list(product(KINDS, LANGUAGES, ["applicant", "representative"]))
 
 
