@@ -280,7 +280,7 @@ class AccessRecord(SQLModel, table=True):
     role: str = Field(max_length=16)
     action: str = Field(max_length=16)  # reveal
     fields: str = Field(max_length=200)
-    via: str = Field(max_length=16)  # cli or api
+    via: str = Field(max_length=16)  # cli, api or console
     at: str = Field(max_length=32)
 
 

@@ -6,19 +6,25 @@ import contextlib
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy import case as sql_case
 
 from states.accounts import Accounts
+from states.audit import latest_anchor
 from states.catalogue import CATALOGUE, TERMINAL, State, label
+from states.chain import verify_rows
+from states.digest import case_parts
 from states.errors import InvalidInput, NotAuthorized, NotFound
 from states.models import applications as _app
 from states.models import deliveries as _deliveries
 from states.models import dependants as _deps
 from states.models import document_requests as _docs
 from states.models import history as _hist
+from states.models import outbox as _out
 from states.store import Store
 from workflows import documents as doc_catalogue
 from workflows.application import normalise_travel_document
@@ -401,3 +407,401 @@ def reveal_case(
         at=iso(now or datetime.now(UTC)),
     )
     return view
+
+
+# --- audit pages (issue 11) ---
+# The console's audit pages (console/web/audit_pages.py) and the public status enquiry
+# (console/web/enquiry.py) read through these.
+
+AUDIT_PAGE_SIZE = 100
+
+
+def audit_history(
+    *,
+    actor: str | None = None,
+    trigger: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    case_id: int | None = None,
+    after: int | None = None,
+    limit: int | None = AUDIT_PAGE_SIZE,
+    store: Store | None = None,
+) -> list[dict[str, Any]]:
+    """History rows across cases, oldest first, with each case's file number: by ``actor``
+    and ``trigger`` (exact), ``since``/``until`` (inclusive moments), ``case_id``; ``after``
+    keeps ids above it (keyset pagination)."""
+    store = store or default_store()
+    stmt = (
+        select(
+            _hist.c.id,
+            _hist.c.case_id,
+            _app.c.file_number,
+            _hist.c.seq,
+            _hist.c.at,
+            _hist.c.trigger,
+            _hist.c.from_state,
+            _hist.c.to_state,
+            _hist.c.actor,
+            _hist.c.role,
+            _hist.c.reason,
+            _hist.c.note,
+        )
+        .select_from(_hist.outerjoin(_app, _app.c.id == _hist.c.case_id))
+        .order_by(_hist.c.id)
+    )
+    if actor:
+        stmt = stmt.where(_hist.c.actor == actor)
+    if trigger:
+        stmt = stmt.where(_hist.c.trigger == trigger)
+    if since is not None:
+        stmt = stmt.where(_hist.c.at >= iso(since))
+    if until is not None:
+        stmt = stmt.where(_hist.c.at <= iso(until))
+    if case_id is not None:
+        stmt = stmt.where(_hist.c.case_id == case_id)
+    if after is not None:
+        stmt = stmt.where(_hist.c.id > after)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    with store.read() as tx:
+        return [dict(r) for r in tx.conn.execute(stmt).mappings()]
+
+
+def audit_access(
+    *,
+    case_id: int | None = None,
+    account: str | None = None,
+    after: int | None = None,
+    limit: int | None = AUDIT_PAGE_SIZE,
+    store: Store | None = None,
+) -> list[dict[str, Any]]:
+    """The access records (who read or revealed which case, when, how) across cases, oldest
+    first, with each case's file number; ``after`` keeps ids above it."""
+    from states.models import access_records as _access
+
+    store = store or default_store()
+    stmt = (
+        select(_access, _app.c.file_number)
+        .select_from(_access.outerjoin(_app, _app.c.id == _access.c.case_id))
+        .order_by(_access.c.id)
+    )
+    if case_id is not None:
+        stmt = stmt.where(_access.c.case_id == case_id)
+    if account:
+        stmt = stmt.where(_access.c.account == account)
+    if after is not None:
+        stmt = stmt.where(_access.c.id > after)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    with store.read() as tx:
+        rows = [dict(r) for r in tx.conn.execute(stmt).mappings()]
+    for r in rows:
+        r["fields"] = [f for f in r["fields"].split(",") if f]
+    return rows
+
+
+def enquiry_status(
+    file_number: str, date_of_birth: str, *, store: Store | None = None
+) -> dict[str, Any] | None:
+    """What the public status enquiry may show of a case: its state, since when, the payment
+    deadline and the open document requests; None unless ``file_number`` (the principal's or
+    a dependant's) exists and ``date_of_birth`` is that person's, exactly. Nothing personal.
+
+    The date of birth is compared in constant time, and compared (with a stand-in) even when
+    no file has the number, so that the time taken does not tell which of the two was wrong."""
+    import hmac
+
+    store = store or default_store()
+    number = file_number.strip().upper()[:60]
+    match = _FILE_NUMBER.match(number)
+    found: Any = None
+    with store.read() as tx:
+        if match is not None:
+            if match.group(1):
+                stmt = select(_deps.c.application_id, _deps.c.date_of_birth).where(
+                    _deps.c.file_number == number
+                )
+            else:
+                stmt = select(_app.c.id, _app.c.date_of_birth).where(_app.c.file_number == number)
+            found = tx.conn.execute(stmt).first()
+        stored = str(found[1]) if found is not None else "0000-00-00"
+        typed = date_of_birth.strip().encode("utf-8", "replace")
+        same = hmac.compare_digest(stored.encode("utf-8", "replace"), typed)
+        if found is None or not same:
+            return None
+        case_id = int(found[0])
+        case = tx.conn.execute(
+            select(
+                _app.c.state,
+                _app.c.state_since,
+                _app.c.deadline,
+                _app.c.fee_due,
+                _app.c.anonymised_at,
+            ).where(_app.c.id == case_id)
+        ).first()
+        documents = tx.conn.execute(
+            select(_docs.c.item, _docs.c.due)
+            .where(_docs.c.case_id == case_id, _docs.c.status == "requested")
+            .order_by(_docs.c.due, _docs.c.id)
+        ).all()
+    if case is None or case.anonymised_at is not None:
+        return None
+    closed = State(case.state) in TERMINAL
+    return {
+        "file_number": number,
+        "state": case.state,
+        "since": case.state_since,
+        "deadline": None if closed else case.deadline,
+        "fee_due": case.fee_due,
+        "documents": [] if closed else [{"item": d.item, "due": d.due} for d in documents],
+    }
+
+
+# --- the console's work lists (issue 11) ------------------------------------------------------
+# Every list is one indexed query a page at a time: keyset pagination (never OFFSET), on the
+# state index (a queue) or the assignee index (my work).
+
+UNASSIGNED = "none"  # the assignee filter's value for "nobody"
+_NO_DUE = "~"  # sorts after every date: cases with nothing due come last
+_DUE_CURSOR = re.compile(r"^(\d{4}-\d{2}-\d{2}|~)\.(\d{1,19})$")
+
+
+@dataclass(frozen=True)
+class WorkFilters:
+    """The filters of a work list; None: not filtered. ``assignee`` is a username or
+    `UNASSIGNED`; ``due_before`` keeps cases whose next deadline is before that day."""
+
+    state: str | None = None
+    due_before: date | None = None
+    assignee: str | None = None
+    ruleset: str | None = None
+    nationality: str | None = None
+
+
+def _next_due() -> Any:
+    """The earliest open deadline of a case as SQL (the case's own or a document still
+    requested; none for a closed case), `_NO_DUE` when nothing is due: the sort key of my
+    work. The documents' part is a subquery on their case index."""
+    docs_due = (
+        select(func.min(_docs.c.due))
+        .where(_docs.c.case_id == _app.c.id, _docs.c.status == "requested")
+        .scalar_subquery()
+    )
+    deadline = func.substr(_app.c.deadline, 1, 10)
+    due = sql_case(
+        (_app.c.state.in_([s.value for s in TERMINAL]), None),
+        (_app.c.deadline.is_(None), docs_due),
+        (docs_due.is_(None), deadline),
+        (deadline < docs_due, deadline),
+        else_=docs_due,
+    )
+    return func.coalesce(due, _NO_DUE)
+
+
+def _filtered(stmt: Any, filters: WorkFilters, due: Any) -> Any:
+    if filters.state is not None:
+        if filters.state not in State.__members__:
+            raise InvalidInput(f"unknown state '{filters.state[:40]}'; states: {', '.join(State)}")
+        stmt = stmt.where(_app.c.state == filters.state)
+    if filters.assignee == UNASSIGNED:
+        stmt = stmt.where(_app.c.assignee.is_(None))
+    elif filters.assignee is not None:
+        stmt = stmt.where(_app.c.assignee == filters.assignee)
+    if filters.ruleset is not None:
+        stmt = stmt.where(_app.c.ruleset == filters.ruleset)
+    if filters.nationality is not None:
+        stmt = stmt.where(_app.c.nationality == filters.nationality.upper())
+    if filters.due_before is not None:
+        stmt = stmt.where(due < filters.due_before.isoformat())
+    return stmt
+
+
+def work_list(
+    filters: WorkFilters,
+    *,
+    by_due: bool,
+    after: str | None = None,
+    limit: int = 50,
+    open_only: bool = False,
+    today: date | None = None,
+    store: Store | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of cases and the cursor of the next page (None: the last page).
+
+    ``by_due``: by next deadline, the earliest (overdue) first, then id (my work); otherwise
+    by id, oldest first (a queue). ``after`` is a previous page's cursor; ``open_only`` leaves
+    closed cases out unless ``filters.state`` names one."""
+    store = store or default_store()
+    today = today or today_hk()
+    due = _next_due().label("due_key")
+    stmt = select(
+        _app.c.id,
+        _app.c.file_number,
+        _app.c.name,
+        _app.c.state,
+        _app.c.assignee,
+        _app.c.ruleset,
+        _app.c.nationality,
+        _app.c.state_since,
+        due,
+    )
+    stmt = _filtered(stmt, filters, due)
+    if open_only and filters.state is None:
+        stmt = stmt.where(_app.c.state.not_in([s.value for s in TERMINAL]))
+    if by_due:
+        if after:
+            match = _DUE_CURSOR.match(after)
+            if match is None:
+                raise InvalidInput("after: not a cursor from a previous page")
+            key, last = match.group(1), min(int(match.group(2)), MAX_ID)
+            stmt = stmt.where(or_(due > key, and_(due == key, _app.c.id > last)))
+        stmt = stmt.order_by(due, _app.c.id)
+    else:
+        if after:
+            if not (after.isascii() and after.isdigit()) or len(after) > 19:
+                raise InvalidInput("after: not a cursor from a previous page")
+            stmt = stmt.where(_app.c.id > min(int(after), MAX_ID))
+        stmt = stmt.order_by(_app.c.id)
+    with store.read() as tx:
+        rows = [dict(r) for r in tx.conn.execute(stmt.limit(limit + 1)).mappings()]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    for r in rows:
+        key = r.pop("due_key")
+        r["next_due"] = None if key == _NO_DUE else key
+        r["overdue"] = r["next_due"] is not None and r["next_due"] < today.isoformat()
+        r["days_in_state"] = (today - today_hk(parse_iso(r["state_since"]))).days
+    cursor = None
+    if more and rows:
+        last_row = rows[-1]
+        cursor = (
+            f"{last_row['next_due'] or _NO_DUE}.{last_row['id']}" if by_due else str(last_row["id"])
+        )
+    return rows, cursor
+
+
+def queue_counts(*, store: Store | None = None) -> dict[str, int]:
+    """How many cases are in each state (every state, in the catalogue's order): one
+    GROUP BY over the state index."""
+    store = store or default_store()
+    stmt = select(_app.c.state, func.count()).group_by(_app.c.state)
+    with store.read() as tx:
+        found = {str(s): int(n) for s, n in tx.conn.execute(stmt)}
+    return {s.value: found.get(s.value, 0) for s in State}
+
+
+def case_assignee(case_id: int, *, store: Store | None = None) -> str | None:
+    """Who works on the case now (a username), or None."""
+    store = store or default_store()
+    with store.read() as tx:
+        row = tx.conn.execute(select(_app.c.assignee).where(_app.c.id == case_id)).first()
+    if row is None:
+        raise NotFound(f"no case {case_id}")
+    return None if row[0] is None else str(row[0])
+
+
+_MESSAGE_COLUMNS = (
+    _deliveries.c.message_id,
+    _deliveries.c.kind,
+    _deliveries.c.language,
+    _deliveries.c.recipient,
+    _deliveries.c.subject,
+    _deliveries.c.status,
+    _deliveries.c.created_at,
+    _deliveries.c.sent_at,
+)
+
+
+def case_messages(case_id: int, *, store: Store | None = None) -> list[dict[str, Any]]:
+    """The messages of a case in the delivery ledger (with their ids), oldest first."""
+    store = store or default_store()
+    stmt = (
+        select(*_MESSAGE_COLUMNS)
+        .where(_deliveries.c.case_id == case_id)
+        .order_by(_deliveries.c.created_at, _deliveries.c.message_id)
+    )
+    with store.read() as tx:
+        return [dict(r) for r in tx.conn.execute(stmt).mappings()]
+
+
+def case_message(case_id: int, message_id: str, *, store: Store | None = None) -> dict[str, Any]:
+    """One message of the case as the ledger holds it, its context parsed (to render it)."""
+    store = store or default_store()
+    stmt = select(*_MESSAGE_COLUMNS, _deliveries.c.context).where(
+        _deliveries.c.message_id == message_id, _deliveries.c.case_id == case_id
+    )
+    with store.read() as tx:
+        row = tx.conn.execute(stmt).mappings().first()
+    if row is None:
+        raise NotFound(f"case {case_id} has no message '{message_id[:80]}'")
+    out = dict(row)
+    out["context"] = json.loads(out["context"] or "{}")
+    return out
+
+
+def verify_case(case_id: int, *, store: Store | None = None) -> dict[str, Any]:
+    """Whether one case's chain verifies: each row's link and hash (under the audit key),
+    the outbox events each row wrote, and the case row against its last history row.
+
+    Rows the latest anchor signed are vouched for by it; the anchor itself covers every
+    case at once and is checked by the whole-chain audit (`states.audit.verify`)."""
+    store = store or default_store()
+    with store.read() as tx:
+        conn = tx.conn
+        case_row = conn.execute(select(_app).where(_app.c.id == case_id)).mappings().first()
+        if case_row is None:
+            raise NotFound(f"no case {case_id}")
+        salt = case_row["privacy_salt"]
+        rows = [
+            {**r, "privacy_salt": salt, "outbox": []}
+            for r in conn.execute(
+                select(_hist).where(_hist.c.case_id == case_id).order_by(_hist.c.id)
+            ).mappings()
+        ]
+        by_id = {r["id"]: r for r in rows}
+        for e in conn.execute(
+            select(_out.c.history_id, _out.c.topic, _out.c.trigger, _out.c.payload)
+            .where(_out.c.case_id == case_id, _out.c.history_id.is_not(None))
+            .order_by(_out.c.history_id, _out.c.id)
+        ).mappings():
+            if e["history_id"] in by_id:
+                by_id[e["history_id"]]["outbox"].append(
+                    (e["topic"], e["trigger"], _event_body(e["payload"]))
+                )
+        deps = [
+            dict(d)
+            for d in conn.execute(
+                select(_deps).where(_deps.c.application_id == case_id).order_by(_deps.c.position)
+            ).mappings()
+        ]
+        docs = [
+            dict(d)
+            for d in conn.execute(
+                select(_docs).where(_docs.c.case_id == case_id).order_by(_docs.c.id)
+            ).mappings()
+        ]
+        anchor = latest_anchor(conn)
+    case_dict = dict(case_row)
+    case_dict["digest_parts"] = case_parts(case_dict, deps, docs)
+    report = verify_rows(rows, [case_dict], stop_at_first=False, key=store.key)
+    anchored = int(anchor["last_id"]) if anchor else 0
+    problems = [
+        str(p)
+        for p in report.problems
+        if not (p.row_id is not None and p.row_id <= anchored and _vouched(p.message))
+    ]
+    return {"ok": not problems, "problems": problems, "rows": report.rows}
+
+
+def _vouched(message: str) -> bool:
+    """A per-case check's refusal that only the anchor (not read here) can lift."""
+    return "no anchor vouches" in message or "not signed with the audit key, though" in message
+
+
+def _event_body(payload: str) -> dict[str, Any]:
+    """An outbox event's payload as the whole-chain audit reads it (states.audit)."""
+    try:
+        value = json.loads(payload)
+    except (ValueError, RecursionError):
+        return {"unreadable": payload}
+    return value if isinstance(value, dict) else {"unreadable": payload}

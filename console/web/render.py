@@ -71,7 +71,10 @@ def render_error(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """An error as a page: one sentence and its reasons, never a traceback."""
-    response = render(request, "error.html", status=status, error=detail, reasons=reasons or [])
+    public = request.url.path.startswith(("/enquiry", "/login", "/lang"))
+    response = render(
+        request, "error.html", status=status, public=public, error=detail, reasons=reasons or []
+    )
     for name, value in (headers or {}).items():
         if name.lower() != "www-authenticate":
             response.headers[name] = value
