@@ -3,17 +3,21 @@ check a checkpoint kept elsewhere, rotate the audit key behind a signed anchor."
 
 from __future__ import annotations
 
+import binascii
 import hashlib
+import itertools
 import json
+import zlib
 from array import array
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import JSON, Connection, Text, func, insert, select, text, type_coerce
 
 from states.chain import (
     Key,
+    Problem,
     VerifyReport,
     anchor_line,
     anchor_signature,
@@ -46,7 +50,7 @@ def _rows(conn: Connection) -> Iterator[dict[str, Any]]:
     """History rows in id order, each with its case's salt and the outbox events it wrote."""
     rows = _stream(
         conn,
-        select(_hist, _app.c.privacy_salt)
+        select(_hist, _app.c.privacy_salt, _app.c.id.label("case_row"))
         .select_from(_hist.outerjoin(_app, _app.c.id == _hist.c.case_id))
         .order_by(_hist.c.id),
     )
@@ -82,7 +86,12 @@ def _cases(conn: Connection) -> Iterator[dict[str, Any]]:
     deps = _stream(conn, select(_dep).order_by(_dep.c.application_id, _dep.c.position))
     docs = _stream(conn, select(_docs).order_by(_docs.c.case_id, _docs.c.id))
     next_dep, next_doc = next(deps, None), next(docs, None)
-    for c in _stream(conn, select(_app).order_by(_app.c.id)):
+    # JSON columns as stored text: one that does not parse is this case's problem (named by
+    # verify), not an exception that would stop the audit
+    columns = [
+        type_coerce(c, Text).label(c.name) if isinstance(c.type, JSON) else c for c in _app.c
+    ]
+    for c in _stream(conn, select(*columns).order_by(_app.c.id)):
         case = dict(c)
         cid = case["id"]
         mine_deps, mine_docs = [], []
@@ -94,7 +103,13 @@ def _cases(conn: Connection) -> Iterator[dict[str, Any]]:
             if next_doc["case_id"] == cid:
                 mine_docs.append(dict(next_doc))
             next_doc = next(docs, None)
-        case["digest_parts"] = case_parts(case, mine_deps, mine_docs)
+        try:
+            case["digest_parts"] = case_parts(case, mine_deps, mine_docs)
+        except (ValueError, TypeError, KeyError, RecursionError):
+            case["digest_error"] = (
+                "its tables hold a value that cannot be read (the profile, a date, a number): "
+                "they were edited"
+            )
         yield case
 
 
@@ -111,7 +126,7 @@ def verify_in(
     all_problems: bool = False,
     index: bool = False,
 ) -> VerifyReport:
-    return verify_rows(
+    report = verify_rows(
         _rows(conn),
         _cases(conn),
         checkpoint=checkpoint,
@@ -120,6 +135,30 @@ def verify_in(
         anchor=latest_anchor(conn),
         index=index,
     )
+    if report.ok or all_problems:
+        for event_id, case_id in _orphan_events(conn, limit=None if all_problems else 1):
+            report.problems.append(
+                Problem(
+                    None,
+                    case_id,
+                    f"outbox event {event_id} was written by no history row of its case: it "
+                    "was forged or moved",
+                )
+            )
+    return report
+
+
+def _orphan_events(conn: Connection, *, limit: int | None) -> list[tuple[int, int]]:
+    """Outbox events no transition of their case wrote (every real one has its history row)."""
+    stmt = (
+        select(_out.c.id, _out.c.case_id)
+        .select_from(_out.outerjoin(_hist, _hist.c.id == _out.c.history_id))
+        .where((_hist.c.id.is_(None)) | (_hist.c.case_id != _out.c.case_id))
+        .order_by(_out.c.id)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [(int(r.id), int(r.case_id)) for r in conn.execute(stmt)]
 
 
 def verify(
@@ -150,26 +189,72 @@ def make_checkpoint(store: Store) -> dict[str, Any]:
     }
 
 
+MAX_CHECKPOINT_BYTES = 1 << 30  # 1 GiB: 10 million rows take about 110 MB
+
+
 def read_checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint file, checked to the last field: one line naming the file otherwise."""
+    not_ours = InvalidInput(
+        f"{str(path)[:80]} is not a checkpoint written by 'qmas audit checkpoint'"
+    )
     try:
-        data = json.loads(path.read_text())
-        checkpoint: dict[str, Any] = {
-            "rows": int(data["rows"]),
-            "last_id": int(data["last_id"]),
-            "digest": str(data["digest"]),
-        }
-        if "ids" in data:  # version 2: with the row index
-            checkpoint.update(ids=str(data["ids"]), hashes=str(data["hashes"]))
-            decode_index(checkpoint)
-        return checkpoint
-    except FileNotFoundError:
-        raise InvalidInput(f"no checkpoint file at {path}") from None
-    except OSError as err:  # a folder, no permission
-        raise InvalidInput(f"cannot read {path}: {err.strerror or err}") from None
-    except (ValueError, KeyError, TypeError, RecursionError, AttributeError):
-        raise InvalidInput(
-            f"{path} is not a checkpoint written by 'qmas audit checkpoint'"
-        ) from None
+        if not path.is_file():
+            if not path.exists():
+                raise InvalidInput(f"no checkpoint file at {str(path)[:80]}")
+            raise not_ours  # a folder, a device, a FIFO: never read
+        if path.stat().st_size > MAX_CHECKPOINT_BYTES:
+            raise not_ours
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_CHECKPOINT_BYTES + 1)
+        data = json.loads(raw)
+    except OSError as err:  # no permission, a symlink loop
+        raise InvalidInput(f"cannot read {str(path)[:80]}: {err.strerror or err}") from None
+    except (ValueError, RecursionError):
+        raise not_ours from None
+    checkpoint = _checked_checkpoint(data)
+    if checkpoint is None:
+        raise not_ours
+    return checkpoint
+
+
+def _count(value: Any) -> int | None:
+    """A row count or id as the checkpoint writes it: a plain integer, 0 to 2**63 - 1."""
+    if type(value) is not int or not 0 <= value < 1 << 63:
+        return None
+    return value
+
+
+def _checked_checkpoint(data: Any) -> dict[str, Any] | None:
+    if not isinstance(data, dict):
+        return None
+    rows, last_id, digest = (
+        _count(data.get("rows")),
+        _count(data.get("last_id")),
+        data.get("digest"),
+    )
+    if rows is None or last_id is None or not isinstance(digest, str):
+        return None
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        return None
+    checkpoint: dict[str, Any] = {"rows": rows, "last_id": last_id, "digest": digest}
+    version = data.get("version", 1)
+    if version == 1 and "ids" not in data and "hashes" not in data:
+        return checkpoint  # written before the row index
+    if (
+        version != 2
+        or not isinstance(data.get("ids"), str)
+        or not isinstance(data.get("hashes"), str)
+    ):
+        return None
+    checkpoint.update(ids=data["ids"], hashes=data["hashes"])
+    try:
+        ids, _ = decode_index(checkpoint)
+    except (ValueError, binascii.Error, zlib.error):
+        return None
+    increasing = all(a < b for a, b in itertools.pairwise(ids))
+    if len(ids) != rows or (ids[-1] if ids else 0) != last_id or not increasing:
+        return None
+    return checkpoint
 
 
 def rotate_key(store: Store, new: Key, *, actor: str, at: str) -> dict[str, Any]:
@@ -184,6 +269,12 @@ def rotate_key(store: Store, new: Key, *, actor: str, at: str) -> dict[str, Any]
         if tx.pg:
             conn.execute(text("LOCK TABLE history IN SHARE ROW EXCLUSIVE MODE"))
         report = verify_in(conn, store.key)
+        if store.key is None and (report.signed_rows or report.anchor is not None):
+            raise InvalidInput(
+                "the history has rows signed with an audit key (or an anchor): configure that "
+                "key (QMAS_AUDIT_KEY_FILE) to rotate; without it they cannot be verified, and "
+                "an anchor would vouch for whatever they now hold"
+            )
         if not report.ok:
             raise InvalidInput(
                 "the history does not verify, so it is not anchored (an anchor would vouch "
@@ -209,8 +300,9 @@ def rotate_key(store: Store, new: Key, *, actor: str, at: str) -> dict[str, Any]
             "key_id": new.id,
             "previous_key_id": store.key.id if store.key else None,
         }
+        anchor.update(encode_index(ids, bytes(prefixes)))
         anchor["signature"] = anchor_signature(anchor, new.secret)
-        conn.execute(insert(_anchors).values(**anchor, **encode_index(ids, bytes(prefixes))))
+        conn.execute(insert(_anchors).values(**anchor))
     return anchor
 
 

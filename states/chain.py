@@ -17,6 +17,7 @@ written under earlier keys.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -80,8 +81,11 @@ def anchor_line(row: Mapping[Any, Any], salt: str | None) -> bytes:
 
 
 def anchor_signature(anchor: Mapping[str, Any], key: bytes) -> str:
-    signed = {k: anchor[k] for k in ("at", "last_id", "rows", "digest", "key_id")}
+    """What the new key signs: every field of the anchor, its row index included."""
+    signed = {k: anchor[k] for k in ("at", "actor", "last_id", "rows", "digest", "key_id")}
     signed["previous_key_id"] = anchor.get("previous_key_id")
+    index = f"{anchor.get('ids') or ''}|{anchor.get('hashes') or ''}"
+    signed["index"] = hashlib.sha256(index.encode()).hexdigest()
     return hmac.new(key, canonical_json(signed).encode(), hashlib.sha256).hexdigest()
 
 
@@ -118,6 +122,7 @@ class VerifyReport:
     last_id: int = 0
     keyed: bool = False
     unchecked: int = 0  # rows signed with a key this run does not have
+    signed_rows: bool = False  # some row is signed with a key
     anchor: dict[str, Any] | None = None
     index_ids: array[int] = field(default_factory=lambda: array("q"))
     index_hashes: bytearray = field(default_factory=bytearray)
@@ -187,25 +192,22 @@ def verify_rows(
 ) -> VerifyReport:
     """Check rows (in id order), then the case heads.
 
-    A row may carry ``privacy_salt`` (its case's) and ``outbox`` (the events it wrote, as
-    (topic, trigger, body) in id order); a case may carry ``digest_parts`` (states.digest) to
-    compare with its last row's case digest. ``index`` keeps each row's id and hash prefix for
-    a checkpoint."""
+    A row may carry ``privacy_salt`` (its case's), ``case_row`` (its case's id as the case
+    table has it: None when the case is gone) and ``outbox`` (the events it wrote, as (topic,
+    trigger, body) in id order); a case may carry ``digest_parts`` (states.digest) to compare
+    with its last row's case digest, or ``digest_error`` when its tables cannot be read.
+    ``index`` keeps each row's id and hash prefix for a checkpoint. A value of the wrong kind
+    anywhere (text where a number belongs, an index that does not decode) is a problem named
+    where it is, never an exception."""
     from states.digest import case_digest, outbox_digest
 
     report = VerifyReport(keyed=key is not None, anchor=dict(anchor) if anchor else None)
-    # case -> (seq, hash, to_state, row id, case digest, part digests at that row)
+    # case -> (seq, hash, to_state, row id, case digest)
     heads: dict[int, tuple[int, str, str, int, str | None]] = {}
     digest = hashlib.sha256()
     cp_last = int(checkpoint["last_id"]) if checkpoint else None
     cp_digest: str | None = None
     cp_index = _Index(checkpoint, "the checkpoint") if checkpoint and "ids" in checkpoint else None
-    anchor_last = int(anchor["last_id"]) if anchor else 0
-    anchor_index = (
-        _Index(anchor, f"what the anchor of {str(anchor['at'])[:10]} signed")
-        if anchor and anchor.get("ids")
-        else None
-    )
     anchor_digest = hashlib.sha256()
     anchor_rows = 0
     keyed_seen: int | None = None  # the first row signed with a key
@@ -216,50 +218,78 @@ def verify_rows(
         report.problems.append(Problem(row_id, case_id, message, about_case))
         return stop_at_first
 
+    anchor_last = 0
+    anchor_index: _Index | None = None
     if anchor is not None:
-        problem = _anchor_problem(anchor, key, report)
+        try:
+            anchor_last = int(anchor["last_id"])
+            int(anchor["rows"])
+            if anchor.get("ids") or anchor.get("hashes"):
+                anchor_index = _Index(anchor, f"what the anchor of {str(anchor['at'])[:10]} signed")
+            problem = _anchor_problem(anchor, key, report)
+        except (ValueError, TypeError, KeyError, binascii.Error, zlib.error):
+            problem = "the anchor was edited: one of its fields cannot be read"
+            anchor_last = 0
         if problem and bad(None, None, problem):
             return report
 
     for row in rows:
-        rid, cid = int(row["id"]), int(row["case_id"])
-        salt = row.get("privacy_salt")
+        try:
+            rid, cid = int(row["id"]), int(row["case_id"])
+        except (ValueError, TypeError):
+            if bad(None, None, "a history row's id or case cannot be read: the row was edited"):
+                return report
+            continue
         report.rows += 1
         report.last_id = rid
-        row_digest = str(row["hash"])
-        if cp_index is not None and rid <= (cp_last or 0):
-            found = cp_index.problem(
-                rid, bytes.fromhex(row_digest[:16]), "it was edited and the chain recomputed"
-            )
-            if found and bad(found[0], cid if found[0] == rid else None, found[1]):
-                return report
-        seq, prev_seq_hash = heads.get(cid, (0, "", "", 0, None))[:2]
-        problem = _link_problem(row, seq, prev_seq_hash)
-        if problem is None:
-            problem = _content_problem(row, salt, key, rid <= anchor_last, keyed_seen, report)
-        if problem is None and row.get("outbox_digest") is not None:
-            events = row.get("outbox", [])
-            if outbox_digest(events, salt) != row["outbox_digest"]:
-                problem = (
-                    "its outbox events differ from what it wrote: an event was edited or removed"
+        try:
+            salt = row.get("privacy_salt")
+            row_digest = str(row["hash"])
+            if cp_index is not None and rid <= (cp_last or 0):
+                found = cp_index.problem(
+                    rid, bytes.fromhex(row_digest[:16]), "it was edited and the chain recomputed"
                 )
+                if found and bad(found[0], cid if found[0] == rid else None, found[1]):
+                    return report
+            seq, prev_seq_hash = heads.get(cid, (0, "", "", 0, None))[:2]
+            problem = None
+            if "case_row" in row and row["case_row"] is None:
+                problem = f"its case ({cid}) is not in the case table: the case was deleted"
+            if problem is None:
+                problem = _link_problem(row, seq, prev_seq_hash)
+            if problem is None:
+                problem = _content_problem(row, salt, key, rid <= anchor_last, keyed_seen, report)
+            if problem is None and row.get("outbox_digest") is not None:
+                events = row.get("outbox", [])
+                if outbox_digest(events, salt) != row["outbox_digest"]:
+                    problem = (
+                        "its outbox events differ from what it wrote: an event was edited or "
+                        "removed"
+                    )
+            line = anchor_line(row, salt) if rid <= anchor_last else b""
+            found = None
+            if anchor_index is not None and rid <= anchor_last:
+                # rows signed with a key no longer in force: the anchor names the one edited
+                found = anchor_index.problem(
+                    rid, hashlib.sha256(line).digest()[:8], "it was edited"
+                )
+            new_seq = int(row["seq"])
+            bytes.fromhex(row_digest[:16])
+        except (ValueError, TypeError, KeyError, binascii.Error, zlib.error):
+            problem, found = (
+                "one of its fields holds a value of the wrong kind: it was edited",
+                None,
+            )
+            new_seq, line = -1, b""
         if problem and bad(rid, cid, problem):
             return report
-        line = anchor_line(row, salt) if rid <= anchor_last else b""
-        if anchor_index is not None and rid <= anchor_last:
-            # rows signed with a key no longer in force: the anchor names the one edited
-            found = anchor_index.problem(rid, hashlib.sha256(line).digest()[:8], "it was edited")
-            if found and not problem and bad(found[0], cid if found[0] == rid else None, found[1]):
-                return report
+        if found and not problem and bad(found[0], cid if found[0] == rid else None, found[1]):
+            return report
+        if new_seq < 0:
+            continue
         if row.get("key_id") is not None and keyed_seen is None:
             keyed_seen = rid
-        heads[cid] = (
-            int(row["seq"]),
-            row_digest,
-            str(row["to_state"]),
-            rid,
-            row.get("case_digest"),
-        )
+        heads[cid] = (new_seq, row_digest, str(row["to_state"]), rid, row.get("case_digest"))
         digest.update(row_digest.encode())
         if index:
             report.index_ids.append(rid)
@@ -271,8 +301,10 @@ def verify_rows(
             cp_digest = digest.hexdigest()
 
     report.root = digest.hexdigest()
+    report.signed_rows = keyed_seen is not None
     anchor_differs = anchor is not None and (
-        anchor_rows != int(anchor["rows"]) or anchor_digest.hexdigest() != anchor["digest"]
+        anchor_rows != _int_or(anchor.get("rows"), -1)
+        or anchor_digest.hexdigest() != anchor.get("digest")
     )
     if anchor_differs and bad(
         anchor_last,
@@ -282,18 +314,32 @@ def verify_rows(
     ):
         return report
 
+    seen: set[int] = set()
     for case in cases:
         cid = int(case["id"])
+        seen.add(cid)
         report.cases += 1
         seq, head, to_state, rid, last_digest = heads.get(cid, (0, "", "", 0, None))
-        problem = _case_problem(case, seq, head, to_state)
+        try:
+            problem = _case_problem(case, seq, head, to_state)
+        except (ValueError, TypeError):
+            problem = "its version or state cannot be read: the case table was edited"
         if problem and bad(rid or None, cid, problem):
             return report
+        if problem is None and case.get("digest_error") and last_digest is not None:
+            if bad(rid, cid, str(case["digest_error"]), about_case=True):
+                return report
+            continue
         parts = case.get("digest_parts")
         if problem is None and parts is not None and last_digest is not None:
             problem = _digest_problem(last_digest, case_digest(parts))
             if problem and bad(rid, cid, problem, about_case=True):
                 return report
+    for cid in sorted(set(heads) - seen):
+        rid = heads[cid][3]
+        if bad(rid, cid, "its history is there but the case is not: the case was deleted",
+               about_case=True):  # fmt: skip
+            return report
 
     if checkpoint is not None:
         missing = cp_index.missing() if cp_index else None
@@ -332,6 +378,13 @@ def verify_rows(
             "the database can recompute (set QMAS_AUDIT_KEY or QMAS_AUDIT_KEY_FILE)"
         )
     return report
+
+
+def _int_or(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (ValueError, TypeError):
+        return default
 
 
 def _anchor_problem(anchor: Mapping[str, Any], key: Key | None, report: VerifyReport) -> str | None:

@@ -52,12 +52,16 @@ def make_key(text: str, where: str) -> Key:
 
 
 def read_key_file(path: Path, where: str) -> Key:
+    shown = str(path)[:80]
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigurationError(f"{where}: no key file at {path}") from None
+        if not path.exists():
+            raise ConfigurationError(f"{where}: no key file at {shown}")
+        if not path.is_file():  # a folder, a device such as /dev/zero, a FIFO: never read
+            raise ConfigurationError(f"{where}: {shown} is not a regular file")
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_KEY_LENGTH + 3)
     except OSError as err:
-        raise ConfigurationError(f"{where}: cannot read {path}: {err.strerror or err}") from None
+        raise ConfigurationError(f"{where}: cannot read {shown}: {err.strerror or err}") from None
     if len(raw) > MAX_KEY_LENGTH + 2:
         raise ConfigurationError(f"{where}: {path} is not a key file (too large)")
     try:
@@ -70,6 +74,10 @@ def read_key_file(path: Path, where: str) -> Key:
 def load_key(settings: AuditSettings | None = None) -> Key | None:
     """The configured audit key, or None; a `ConfigurationError` for a bad one."""
     s = settings or AuditSettings()
+    if s.audit_key is not None and not s.audit_key.get_secret_value():
+        s = s.model_copy(update={"audit_key": None})  # set but empty: not set
+    if s.audit_key_file is not None and str(s.audit_key_file) in ("", "."):
+        s = s.model_copy(update={"audit_key_file": None})
     if s.audit_key is not None and s.audit_key_file is not None:
         raise ConfigurationError(
             "QMAS_AUDIT_KEY and QMAS_AUDIT_KEY_FILE are both set: set one of them"

@@ -39,6 +39,7 @@ from workflows.settings import WorkflowSettings
 ACTOR = "qmas-retention"
 TRIGGER = "anonymise"
 ANONYMISED = "(anonymised)"
+CANCELLED = "cancelled"
 _CLOSED = sorted(s.value for s in TERMINAL)
 
 
@@ -145,6 +146,12 @@ def _anonymise_deliveries(conn: Connection, case_id: int) -> None:
             .where(deliveries_t.c.message_id == old)
             .values(message_id=new, recipient=ANONYMISED, context="{}")
         )
+        # a message not sent yet (pending, failed, dead) has nobody to go to any more
+        conn.execute(
+            update(deliveries_t)
+            .where(deliveries_t.c.message_id == new, deliveries_t.c.status != "sent")
+            .values(status=CANCELLED, last_error="cancelled: the case was anonymised")
+        )
         conn.execute(
             update(attempts_t).where(attempts_t.c.message_id == old).values(message_id=new)
         )
@@ -195,6 +202,11 @@ def anonymise(store: Store, c: Candidate, *, years: int, at: str, operator: str)
                     .values(payload=json.dumps(body, sort_keys=True))
                 )
         _anonymise_deliveries(conn, case.id)
+        conn.execute(  # events not dispatched yet would plan messages to nobody
+            update(out_t)
+            .where(out_t.c.case_id == case.id, out_t.c.status != "done")
+            .values(status=CANCELLED, last_error="cancelled: the case was anonymised")
+        )
         for d in deps:
             conn.execute(
                 update(dep_t)

@@ -344,7 +344,9 @@ def test_without_a_key_audit_verify_says_so(ready: Qmas, configure: Configure) -
             f"QMAS_AUDIT_KEY: the audit key must be at least {MIN_KEY_LENGTH} characters (got 9)",
             id="too-short",
         ),
-        pytest.param({"key": ""}, "QMAS_AUDIT_KEY: the audit key must be at least", id="empty"),
+        pytest.param(
+            {"key": " " * 8}, "QMAS_AUDIT_KEY: the audit key must be at least", id="blank"
+        ),
         pytest.param(
             {"key": SECRET_1[:20] + "\x1b" + SECRET_1[20:]},
             "QMAS_AUDIT_KEY: the audit key must be one line",
@@ -358,7 +360,19 @@ def test_without_a_key_audit_verify_says_so(ready: Qmas, configure: Configure) -
         pytest.param(
             {"key_file": "MISSING"}, "QMAS_AUDIT_KEY_FILE: no key file at", id="missing-file"
         ),
-        pytest.param({"key_file": "DIR"}, "QMAS_AUDIT_KEY_FILE: cannot read", id="a-directory"),
+        pytest.param(
+            {"key_file": "DIR"},
+            "QMAS_AUDIT_KEY_FILE: {DIR} is not a regular file",
+            id="a-directory",
+        ),
+        pytest.param(
+            {"key_file": "DEVZERO"},
+            "QMAS_AUDIT_KEY_FILE: /dev/zero is not a regular file",
+            id="dev-zero",
+        ),
+        pytest.param(
+            {"key_file": "FIFO"}, "QMAS_AUDIT_KEY_FILE: {FIFO} is not a regular file", id="fifo"
+        ),
         pytest.param(
             {"key_file": "SHORTFILE"},
             "QMAS_AUDIT_KEY_FILE: the audit key must be at least",
@@ -387,7 +401,11 @@ def test_bad_key_settings_exit_7_naming_the_variable(
         "DIR": tmp_path,
         "SHORTFILE": write_key(tmp_path / "short.key", "abc"),
         "TWOLINES": write_key(tmp_path / "two.key", SECRET_1 + "\n" + SECRET_2),
+        "DEVZERO": Path("/dev/zero"),  # never ends: must not be read
+        "FIFO": tmp_path / "key.fifo",  # nobody writes to it: must not be opened
     }
+    os.mkfifo(files["FIFO"])
+    contains = contains.format(DIR=str(tmp_path)[:80], FIFO=str(files["FIFO"])[:80])
     env: dict[str, Any] = dict(setting)
     if "key_file" in env:
         env["key_file"] = files[env["key_file"]]
@@ -513,3 +531,14 @@ def test_after_a_rotation_verify_without_the_key_warns_it_cannot_check_the_ancho
     [warning] = err.splitlines()
     assert warning.startswith("warning: no audit key is configured: ")
     assert f"the anchor of 2023-06-01 (key {key.id})" in warning
+
+
+def test_an_empty_key_variable_counts_as_unset(qmas: Qmas, configure: Configure) -> None:
+    """QMAS_AUDIT_KEY= (set but empty, as container files write it) is no key, not an error:
+    verify says so, and a key file set beside it is the key."""
+    assert qmas("init")[0] == 0
+    configure(key="")
+    code, out, err = qmas("audit", "verify")
+    assert code == 0 and "audit ok" in out
+    assert err.startswith("warning: no audit key is configured")
+    configure()

@@ -451,9 +451,11 @@ def with_checkpoint(prepare: Prepared) -> Tamper:
 
 
 def remove_last_row(w: World, case: int) -> int:
-    """Remove a case's last row and put the case row back where its chain now ends."""
+    """Remove a case's last row, and the outbox events it wrote (which would otherwise be
+    left written by no row), and put the case row back where its chain now ends."""
     last, before = w.rows(case)[-1], w.rows(case)[-2]
     sql(w.store, "DELETE FROM history WHERE id = :id", id=last["id"])
+    sql(w.store, "DELETE FROM outbox WHERE history_id = :id", id=last["id"])
     sql(
         w.store,
         "UPDATE applications SET version = :v, head_hash = :h WHERE id = :c",
@@ -799,7 +801,10 @@ def test_deleting_a_case_history_on_any_store_names_only_that_case(any_store: St
     other = drive_to(any_store, S.refused)
     sql(any_store, "DELETE FROM history WHERE case_id = :c", c=case_id)
     problems = verify(any_store, all_problems=True).problems
-    assert [(p.row_id, p.case_id) for p in problems] == [(None, case_id)]
+    # the case row, and each outbox event its deleted rows wrote, are named; nothing else
+    assert problems[0].row_id is None and problems[0].case_id == case_id
+    assert {p.case_id for p in problems} == {case_id}
+    assert all("written by no history row" in p.message for p in problems[1:])
     assert other not in {p.case_id for p in problems}
     with any_store.read() as tx:
         assert tx.conn.execute(select(func.count()).select_from(hist_t)).scalar_one() > 0
