@@ -77,22 +77,46 @@ def _finite(text: str) -> float:
     return value
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _one_of_each_key(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when a key repeats: `json` keeps the last silently, so
+    ``"declaration_signed": true, …, "declaration_signed": false`` would read as unsigned
+    to us and as signed to whoever looked at the top of the file."""
+    from workflows.validation import quote
+
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _DuplicateKey(f"the key '{quote(key, 40)}' appears twice")
+        obj[key] = value
+    return obj
+
+
 def loads_json(text: str, where: str, *, prefix: str = "invalid input") -> Any:
     """Parse JSON a person gave us; anything unusable is one `InvalidInput` line.
 
-    Besides syntax errors: NaN and Infinity (which `json` accepts), numbers too large for a
-    float, integers longer than Python converts (4300 digits), nesting too deep to parse, and
-    lone surrogates (\\ud800) that no database can store.
+    Besides syntax errors: a key given twice in one object, NaN and Infinity (which `json`
+    accepts), numbers too large for a float, integers longer than Python converts (4300
+    digits), nesting too deep to parse, and lone surrogates (\\ud800) that no database can
+    store.
     """
     try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        value = json.loads(
+            text,
+            parse_constant=_no_constant,
+            parse_float=_finite,
+            object_pairs_hook=_one_of_each_key,
+        )
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except json.JSONDecodeError as err:
         raise InvalidInput(
             f"{where} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})",
             prefix=prefix,
         ) from None
-    except _NotFinite as err:
+    except (_NotFinite, _DuplicateKey) as err:
         raise InvalidInput(f"{where}: {err}", prefix=prefix) from None
     except RecursionError:
         raise InvalidInput(f"{where} is nested too deeply", prefix=prefix) from None

@@ -7,7 +7,8 @@ a non-empty one must be a valid points-test profile.
 Bounds (each refusal a sentence): the file within 1 MiB and 20 levels of nesting; every text no
 longer than the column that stores it (`column_length`); at most `MAX_DEPENDANTS` dependants;
 an applicant 18 to 100 years old on the lodging date (a case is lodged when it is created, so
-"today"); no dependant born after it or more than 120 years before it.
+"today"); no dependant born after it or more than 120 years before it; a date written YYYY-MM-DD.
+A JSON object's key given twice is refused where the file is read (`console.cli.loads_json`).
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ from workflows.formats import long_date
 from workflows.rules import validate_profile  # the points-test profile contract
 from workflows.rules.dates import age_on
 from workflows.validation import (
+    IsoDate,
     check_name,
     column_length,
     control_characters,
     format_errors,
     json_bounds,
     quote,
+    refused_paths,
 )
 
 MAX_DEPENDANTS = 20
@@ -70,7 +73,9 @@ def check_email(value: str) -> str:
     (``Bob <a@b.com>``), quoted local parts, spaces, IP literals, special-use domains, and
     characters outside ASCII before the @ (mail here is sent without SMTPUTF8). An
     internationalised domain is kept in its ASCII (``xn--``) form; the domain is lower-cased and
-    the local part kept as typed."""
+    the local part kept as typed. Lengths: at most 64 characters before the @ (RFC 5321
+    4.5.3.1.1), a domain label at most 63 (RFC 1035), the address at most 254 (RFC 5321 with
+    errata 1690), the domain in its ASCII form included."""
     if len(value) > EMAIL_LENGTH:
         raise ValueError(f"an email address has at most {EMAIL_LENGTH} characters")
     local, at, _ = value.rpartition("@")
@@ -87,6 +92,9 @@ def check_email(value: str) -> str:
             allow_quoted_local=False,
             allow_domain_literal=False,
             allow_display_name=False,
+            # strict adds the local part's 64; the label's 63 and the total's 254 (counted on
+            # the xn-- form too) email-validator checks always
+            strict=True,
         )
     except EmailNotValidError as err:
         raise ValueError(
@@ -130,7 +138,7 @@ class Representative(_Strict):
 
 class Applicant(_Strict):
     name: str = _stored_in(_applications, "name")
-    date_of_birth: date
+    date_of_birth: IsoDate
     # stored as the two-letter code; the bound only keeps a refusal's quote short
     nationality: str = Field(max_length=60)
     mainland_resident: StrictBool
@@ -149,7 +157,7 @@ class Applicant(_Strict):
 class DependantIn(_Strict):
     name: str = _stored_in(_dependants, "name")
     relation: Literal["spouse", "child"]
-    date_of_birth: date
+    date_of_birth: IsoDate
     married: StrictBool = False
 
     _check_name = field_validator("name")(check_name)
@@ -220,18 +228,23 @@ def parse_application(data: Any, *, today: date) -> ApplicationFile:
     too_big = json_bounds(data, "the application file")
     if too_big:  # read no further: it is not an application a person wrote
         raise InvalidInput(too_big, prefix="invalid application")
-    problems: list[str] = control_characters(data)
     app: ApplicationFile | None = None
+    refused: set[str] = set()
+    invalid: list[str] = []
     try:
         app = ApplicationFile.model_validate(data)
     except ValidationError as err:
-        problems.extend(format_errors(err, model=ApplicationFile))
+        invalid = format_errors(err, model=ApplicationFile)
+        refused = refused_paths(err)  # a name's own sentence says it has a control character
+    problems = control_characters(data, skip=refused) + invalid
     profile = data.get("profile")
     if isinstance(profile, dict) and profile:
         try:
             validate_profile(profile)
         except InvalidInput as err:
-            problems.extend(err.errors)
+            # a description's control character is the sweep's very line: say it once
+            said = set(problems)
+            problems.extend(line for line in err.errors if line not in said)
     if app is not None:
         problems.extend(dependant_problems(app.dependants, today))
         problems.extend(applicant_problems(app.applicant.date_of_birth, today))

@@ -5,14 +5,14 @@ that is well-formed but breaks a rule (no documents named, a wrong amount) is le
 guards, which explain the refusal. `qmas schema data TRIGGER` prints these models as JSON Schema.
 
 Bounds: a fee is a whole number of Hong Kong dollars from 0 to `MAX_FEE`; a text no longer than
-the column that stores it (`column_length`); the input within 1 MiB and 20 levels of nesting.
+the column that stores it (`column_length`); the input within 1 MiB and 20 levels of nesting; a
+date written YYYY-MM-DD (`IsoDate`).
 The due date of a document request (not past, within a year) is judged by the guard
 `documents_named`, which knows today.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -30,11 +30,13 @@ from states.models import document_requests as _document_requests
 from workflows.application import Representative, check_email
 from workflows.names import Trigger
 from workflows.validation import (
+    IsoDate,
     column_length,
     control_characters,
     format_errors,
     json_bounds,
     quote,
+    refused_paths,
 )
 
 # The most a fee paid at once can be, in Hong Kong dollars: today's largest, HK$1,300 for each
@@ -77,7 +79,7 @@ class PayFeeInput(FeePayment):
 
 
 class SubmitInput(TriggerInput):
-    lodged_on: date | None = Field(
+    lodged_on: IsoDate | None = Field(
         default=None, description="The lodging date, which chooses the rule set (default: today)."
     )
     application_fee: FeePayment | None = Field(
@@ -94,7 +96,7 @@ class RequestDocumentsInput(TriggerInput):
         max_length=50,
         description="Document names, e.g. police_certificate (qmas checklist).",
     )
-    due: date | None = Field(
+    due: IsoDate | None = Field(
         default=None, description="Due date (default: 20 Hong Kong working days from today)."
     )
 
@@ -179,13 +181,14 @@ def parse_input(trigger: Trigger, data: Any) -> TriggerInput:
         data = {}
     if not isinstance(data, dict):
         raise InvalidInput([f"--data for {trigger} must be a JSON object"], prefix="invalid data")
-    bad = (json_bounds(data, "the data") or control_characters(data)) if data else []
-    if bad:
-        raise InvalidInput(bad, prefix="invalid data")
+    too_big = json_bounds(data, "the data") if data else []
+    if too_big:  # read no further
+        raise InvalidInput(too_big, prefix="invalid data")
     if model is NoInput:
         if data:
             raise InvalidInput(
-                [f"{trigger} takes no --data (got {quote(', '.join(sorted(map(str, data))))})"],
+                control_characters(data)
+                or [f"{trigger} takes no --data (got {quote(', '.join(sorted(map(str, data))))})"],
                 prefix="invalid data",
             )
         return _NO_INPUT
@@ -194,10 +197,18 @@ def parse_input(trigger: Trigger, data: Any) -> TriggerInput:
         if empty is None:
             empty = _EMPTY[model] = model.model_validate({})
         return empty
+    parsed: TriggerInput | None = None
+    invalid: list[str] = []
+    refused: set[str] = set()
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as err:
-        raise InvalidInput(format_errors(err, model=model), prefix="invalid data") from None
+        invalid = format_errors(err, model=model)
+        refused = refused_paths(err)  # a name's own sentence says it has a control character
+    problems = control_characters(data, skip=refused) + invalid
+    if problems or parsed is None:
+        raise InvalidInput(problems, prefix="invalid data")
+    return parsed
 
 
 _NO_INPUT = NoInput()

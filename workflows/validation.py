@@ -3,17 +3,21 @@
 Every input contract (the application file, trigger ``--data``, the points-test profile) reports
 its problems through `format_errors`, one line per problem, ``where: what``:
 ``profile.degrees[0].level: input should be 'doctorate', … (got 'phd')``. A line quotes at most
-80 characters of what was typed (`quote`). The bounds of a whole input (its size, how deeply it
-nests) and of a stored text (its column's length, `column_length`) live here too.
+80 characters of what was typed (`quote`), a number included. The bounds of a whole input (its
+size, how deeply it nests), of a stored text (its column's length, `column_length`) and of a date
+(`IsoDate`: written YYYY-MM-DD) live here too.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
-from typing import Any
+from collections.abc import Collection
+from datetime import date, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
 from sqlalchemy import Table
 
 from states.errors import InvalidInput
@@ -43,11 +47,17 @@ _BOUNDS = {
 
 
 def _number(value: Any) -> str:
+    """A bound or what was typed, readable and cut to `QUOTE_LIMIT` (a 4,300-digit income too)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,g}"  # 80.0 -> 80, 4.5 -> 4.5
-    return _short(repr(value))
+        try:
+            text = f"{value:,}"
+        except ValueError:  # Python shows no int of more than 4,300 digits
+            text = "a number of more than 4,300 digits"
+    elif isinstance(value, float):
+        text = f"{value:,g}"  # 80.0 -> 80, 4.5 -> 4.5
+    else:
+        text = repr(value)
+    return _short(text)
 
 
 def _line(error: Any, root: str, model: type[BaseModel] | None) -> str:
@@ -74,6 +84,12 @@ def _line(error: Any, root: str, model: type[BaseModel] | None) -> str:
     if not isinstance(error["input"], dict | list):  # a whole object would drown the line
         message += f" (got {_short(repr(error['input']))})"
     return f"{where}: {message}"
+
+
+def refused_paths(err: ValidationError, *, root: str = "") -> set[str]:
+    """Where a field's own check (a validator's sentence) refused the value: a sweep such as
+    `control_characters` leaves these alone, so that one problem is one line, the specific one."""
+    return {_path(root, tuple(e["loc"])) for e in err.errors() if e["type"] == "value_error"}
 
 
 def _path(root: str, loc: tuple[Any, ...]) -> str:
@@ -193,11 +209,23 @@ def _visible(text: str) -> bool:
     return any(ch.isprintable() and not ch.isspace() for ch in text)
 
 
+# Letters that show nothing: the Hangul fillers (U+115F, U+1160, U+3164, U+FFA0) are letters (Lo)
+# that render blank; the braille blank (U+2800, a symbol) is listed for the reader's sake.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _has_letter_or_digit(text: str) -> bool:
+    """A name shows a letter or a digit of some script; marks (U+0301), variation selectors,
+    fillers and blanks alone show nothing a reader could tell apart."""
+    return any(unicodedata.category(ch)[0] in "LN" and ch not in _BLANK_LETTERS for ch in text)
+
+
 def check_name(value: str) -> str:
     """A person's name: one line. Besides control and bidi characters, line and paragraph
     separators (a name splitting a letter's greeting into lines) and the invisible tag
-    characters (names that look alike but differ) are refused, and so is a name of invisible
-    characters alone (zero-width spaces). An empty value is left to the field's own bound."""
+    characters (names that look alike but differ) are refused, and so is a name with no letter or
+    digit (zero-width spaces, fillers such as U+3164, combining marks alone). An empty value is
+    left to the field's own bound."""
     for ch in value:
         bad = _bad_character(ch, False)
         if bad is None and (
@@ -206,7 +234,7 @@ def check_name(value: str) -> str:
             bad = f"U+{ord(ch):04X}"
         if bad is not None:
             raise ValueError(f"a name is one line of visible text; it contains {bad}")
-    if value and not _visible(value):
+    if value and not _has_letter_or_digit(value):
         raise ValueError("a name is one line of visible text; it has no visible character")
     return value
 
@@ -238,13 +266,14 @@ def check_text(value: str | None, what: str, *, limit: int, multiline: bool) -> 
     return text
 
 
-def control_characters(data: Any, root: str = "") -> list[str]:
-    """Where a JSON value holds text with control characters (newline and tab allowed)."""
+def control_characters(data: Any, root: str = "", *, skip: Collection[str] = ()) -> list[str]:
+    """Where a JSON value holds text with control characters (newline and tab allowed); texts at
+    ``skip`` (`refused_paths`: their own check said why already) are not reported again."""
     out: list[str] = []
     stack: list[tuple[str, Any]] = [(root, data)]
     while stack:
         where, value = stack.pop()
-        if isinstance(value, str):
+        if isinstance(value, str) and (where or "input") not in skip:
             bad = _bad_character(value, True)
             if bad is not None:
                 out.append(f"{where or 'input'}: contains a control character ({bad})")
@@ -258,3 +287,22 @@ def control_characters(data: Any, root: str = "") -> list[str]:
         elif isinstance(value, list):
             stack.extend((f"{where}[{i}]", v) for i, v in enumerate(value))
     return sorted(out)
+
+
+# --- dates ------------------------------------------------------------------------------------
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only: not \d
+
+
+def check_date(value: Any) -> Any:
+    """A date as a person writes it in a file or ``--data``: exactly ``YYYY-MM-DD``. pydantic on
+    its own also takes a time (``1990-01-01T00:00:00``), a timestamp (``631152000``) and other
+    digits; those are refused here, and a well-formed string is left to pydantic's calendar
+    (``1990-02-30`` is no day)."""
+    if isinstance(value, date) and not isinstance(value, datetime):  # given by Python callers
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        return value
+    raise ValueError(f"must be a date written YYYY-MM-DD (got {quote(repr(value))})")
+
+
+IsoDate = Annotated[date, BeforeValidator(check_date)]

@@ -45,6 +45,29 @@ Creator = Annotated[Account, Depends(need(CREATE_CASES, "creating a case"))]
 Auditor = Annotated[Account, Depends(need(VERIFY_AUDIT, "verifying the audit chain"))]
 
 
+async def each_key_once(request: Request) -> None:
+    """A JSON body whose object repeats a key is refused (422), as `qmas` refuses such a file:
+    a parser keeps the last silently, so ``"declaration_signed": true, …, false`` would read
+    one way to us and another to whoever read the top of it."""
+    from console.cli import loads_json
+
+    raw = await request.body()
+    if (
+        raw
+        and b'"' in raw
+        and request.headers.get("content-type", "").startswith("application/json")
+    ):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return  # FastAPI's own parser answers that
+        try:
+            loads_json(text, "body")
+        except InvalidInput as err:
+            if any("appears twice" in line for line in err.errors):
+                raise
+
+
 class Problem(BaseModel):
     """Every error: one sentence, and the reasons when there are several (a guard's refusal,
     each invalid field)."""
@@ -329,6 +352,7 @@ async def cases(
 
 @router.post(
     "/cases",
+    dependencies=[Depends(each_key_once)],
     status_code=201,
     tags=["cases"],
     operation_id="createCase",
@@ -474,6 +498,7 @@ def _check_move(account: Account, move: Move) -> None:
 
 @router.post(
     "/cases/{ref}/preview",
+    dependencies=[Depends(each_key_once)],
     tags=["transitions"],
     operation_id="previewMove",
     responses={**_CASE_ERRORS, **_TOO_LARGE},
@@ -507,6 +532,7 @@ def _if_match(header: str | None) -> int | None:
 
 @router.post(
     "/cases/{ref}/transitions",
+    dependencies=[Depends(each_key_once)],
     response_model=Moved,
     tags=["transitions"],
     operation_id="moveCase",

@@ -6,6 +6,7 @@ the view function would run, in the process that serves the API (a uvicorn threa
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -132,3 +133,16 @@ def test_a_database_locked_is_503_with_retry_after(
     response = client.get("/cases")
     problem(response, 503, "busy")
     assert response.headers["Retry-After"] == "1"
+
+
+def test_a_body_that_repeats_a_key_is_refused_like_the_cli_refuses_a_file(
+    client: httpx.Client, api: Api
+) -> None:
+    """`{"declaration_signed": true, …, "declaration_signed": false}`: a parser keeps the last
+    value silently; the API refuses the body (422) and writes nothing, as `qmas case new` does."""
+    from tests.factories import application
+
+    body = json.dumps(application())[:-1] + ', "declaration_signed": false}'
+    response = client.post("/cases", content=body, headers={"content-type": "application/json"})
+    problem(response, 422, "the key 'declaration_signed' appears twice")
+    assert client.get("/cases").json()["items"] == []

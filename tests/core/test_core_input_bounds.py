@@ -770,3 +770,226 @@ def test_a_new_case_keeps_the_ascii_address(ready: Qmas, tmp_path: Path) -> None
     case_id = ready("case", "new", write(tmp_path, data))[1].strip()
     code, out, _ = ready("case", "show", case_id, "--json")
     assert code == 0 and json.loads(out)["applicant"]["email"] == "Chan@xn--r8jz45g.jp"
+
+
+# --- 10. issue 11: what the hostile tester found -------------------------------------------
+INVISIBLE_NAMES = {
+    "braille-blank": "\u2800\u2800",
+    "hangul-filler": "\u3164",
+    "choseong-filler": "\u115f",
+    "jungseong-filler": "\u1160",
+    "halfwidth-hangul-filler": "\uffa0\uffa0",
+    "variation-selectors": "\ufe0f\ufe0f",
+    "combining-marks": "\u0301\u0301",
+    "fillers-and-marks": "\u3164\u0301\u2800",
+}
+
+
+@pytest.mark.parametrize("value", INVISIBLE_NAMES.values(), ids=INVISIBLE_NAMES.keys())
+@pytest.mark.parametrize("where", NAME_FIELDS)
+def test_a_name_of_fillers_or_marks_alone_has_no_visible_character(where: str, value: str) -> None:
+    data = application()
+    NAME_FIELDS[where](data, value)
+    assert [p for p in problems_of(data) if p.startswith(f"{where}: ")] == [
+        f"{where}: a name is one line of visible text; it has no visible character"
+    ]
+
+
+@pytest.mark.parametrize(
+    "name", ["CHAN Tai Man", "陳大文", "김민준", "José\u0301", "O'Brien", "ㅎ\u3164ㅎ", "7"]
+)
+def test_a_name_with_a_letter_or_digit_is_kept(name: str) -> None:
+    data = application()
+    data["applicant"]["name"] = name
+    assert problems_of(data) == []
+
+
+def test_a_name_of_fillers_alone_creates_no_case(ready: Qmas, tmp_path: Path) -> None:
+    [line] = refused(ready("case", "new", write(tmp_path, application(name="\u3164\u3164"))))
+    assert line.endswith(
+        "applicant.name: a name is one line of visible text; it has no visible character"
+    )
+    assert ready("cases", "--json")[1].strip() == "[]"
+
+
+ONE_CHARACTER_NAMES = {
+    "bidi-override": ("CHAN\u202eTai", "U+202E"),
+    "cr": ("CHAN\rTai", "U+000D"),
+    "escape": ("\x1b[31mCHAN", "U+001B"),
+}
+
+
+@pytest.mark.parametrize(("value", "code"), ONE_CHARACTER_NAMES.values(), ids=ONE_CHARACTER_NAMES)
+@pytest.mark.parametrize("where", NAME_FIELDS)
+def test_a_bad_character_in_a_name_is_one_line(where: str, value: str, code: str) -> None:
+    data = application()
+    NAME_FIELDS[where](data, value)
+    assert [p for p in problems_of(data) if p.startswith(f"{where}: ")] == [
+        f"{where}: a name is one line of visible text; it contains {code}"
+    ]
+
+
+def test_a_bad_character_in_an_amended_representative_s_name_is_one_line() -> None:
+    amend = {"applicant": {"representative": {"name": "Wong\u202e & Co.", "email": "a@b.com"}}}
+    assert data_problems(Trigger.amend, amend) == [
+        "applicant.representative.name: a name is one line of visible text; it contains U+202E"
+    ]
+
+
+def test_a_long_name_with_a_bad_character_is_two_problems() -> None:
+    data = application()
+    data["applicant"]["name"] = "\r" + "x" * 300
+    lines = [p for p in problems_of(data) if p.startswith("applicant.name: ")]
+    assert len(lines) == 2, lines
+    assert any("at most 200 characters" in line for line in lines)
+    assert any("U+000D" in line for line in lines)
+
+
+def test_a_description_with_a_control_character_is_one_line() -> None:
+    data = application()
+    data["profile"] = profile(
+        test="achievement", achievement={"kind": "award", "description": "A medal\r\nBcc: x"}
+    )
+    assert problems_of(data) == [
+        "profile.achievement.description: contains a control character (U+000D)"
+    ]
+
+
+def _address_of(length: int) -> str:
+    """An address of ``length`` characters, no part of it over its own bound."""
+    domain = ".".join(["b" * 60, "c" * 60, "d" * 60, "e" * (length - 254 + 2), "com"])
+    address = "a" * 64 + "@" + domain
+    assert len(address) == length
+    return address
+
+
+@pytest.mark.parametrize(
+    ("address", "accepted"),
+    [
+        ("a" * 64 + "@example.com", True),
+        ("a" * 65 + "@example.com", False),  # RFC 5321 4.5.3.1.1: 64 octets before the @
+        ("a@" + "b" * 63 + ".com", True),
+        ("a@" + "b" * 64 + ".com", False),  # RFC 1035: a label is at most 63 octets
+        (_address_of(254), True),
+        (_address_of(255), False),  # RFC 5321 with errata 1690: 254 in all
+    ],
+    ids=["local-64", "local-65", "label-63", "label-64", "total-254", "total-255"],
+)
+def test_an_address_within_the_lengths_mail_is_delivered_to(address: str, accepted: bool) -> None:
+    if accepted:
+        assert check_email(address) == address
+        return
+    with pytest.raises(ValueError, match=r"is not an email address: .*too"):
+        check_email(address)
+    data = application(email=address)
+    assert len([p for p in problems_of(data) if p.startswith("applicant.email: ")]) == 1
+
+
+@pytest.mark.parametrize("digits", [1_000, 4_300])
+def test_a_huge_number_is_quoted_in_at_most_80_characters(
+    ready: Qmas, tmp_path: Path, digits: int
+) -> None:
+    data = application()
+    data["profile"]["income_hkd_last_year"] = 123_456_789
+    text = json.dumps(data).replace("123456789", "9" * digits)
+    assert "9" * digits in text
+    [line] = refused(ready("case", "new", write(tmp_path, text)))
+    assert line.startswith(
+        "error: invalid application: profile.income_hkd_last_year: input should be less than "
+        "or equal to 1,000,000,000 (got 9,999,999,"
+    ), line[:200]
+    got = line[line.index("(got ") + len("(got ") : -1]
+    assert len(got) <= 80, got
+
+
+def test_every_quoted_bound_is_cut_to_80() -> None:
+    problems = data_problems(Trigger.pay_fee, {"amount": 10**1000})
+    [line] = problems
+    assert len(line[line.index("(got ") :]) <= len("(got )") + 80, line[:200]
+
+
+@pytest.mark.parametrize(
+    "born", ["1990-01-01T00:00:00", "1990-01-01 00:00", "19900101", "1990-1-1", "١٩٩٠-٠١-٠١"]
+)
+def test_a_date_of_birth_is_written_yyyy_mm_dd(born: str) -> None:
+    assert one_line_starting(problems_of(applicant_born(born)), "applicant.date_of_birth") == (
+        f"applicant.date_of_birth: must be a date written YYYY-MM-DD (got {born!r})"
+    )
+    assert one_line_starting(problems_of(dependant_born(born)), "dependants[0].date_of_birth")
+
+
+@pytest.mark.parametrize("born", [0, 631152000, 1.5, True])
+def test_a_date_of_birth_is_not_a_number(born: Any) -> None:
+    data = application()
+    data["applicant"]["date_of_birth"] = born
+    line = one_line_starting(problems_of(data), "applicant.date_of_birth")
+    assert line.startswith("applicant.date_of_birth: must be a date written YYYY-MM-DD")
+
+
+def test_an_impossible_date_is_still_refused_by_its_calendar() -> None:
+    line = one_line_starting(problems_of(applicant_born("1990-02-30")), "applicant.date_of_birth")
+    assert "day value is outside expected range" in line
+
+
+@pytest.mark.parametrize(
+    ("trigger", "data", "where"),
+    [
+        (Trigger.submit, {"lodged_on": "2023-06-01T00:00:00"}, "lodged_on"),
+        (Trigger.request_documents, {"documents": ["cv"], "due": "2023-07-01T00:00"}, "due"),
+        (Trigger.request_documents, {"documents": ["cv"], "due": 1688169600}, "due"),
+    ],
+    ids=["lodged-on", "due", "due-timestamp"],
+)
+def test_a_date_in_data_is_written_yyyy_mm_dd(
+    trigger: Trigger, data: dict[str, Any], where: str
+) -> None:
+    line = one_line_starting(data_problems(trigger, data), where)
+    assert line.startswith(f"{where}: must be a date written YYYY-MM-DD (got ")
+
+
+def test_a_date_written_yyyy_mm_dd_is_kept() -> None:
+    parsed = parse_input(Trigger.submit, {"lodged_on": "2023-06-01"})
+    assert parsed.model_dump()["lodged_on"] == date(2023, 6, 1)
+
+
+def test_a_date_of_birth_with_a_time_creates_no_case(ready: Qmas, tmp_path: Path) -> None:
+    [line] = refused(ready("case", "new", write(tmp_path, applicant_born("1990-01-01T00:00:00"))))
+    assert "applicant.date_of_birth: must be a date written YYYY-MM-DD" in line
+    assert ready("cases", "--json")[1].strip() == "[]"
+
+
+def test_a_key_twice_in_the_application_file_is_refused(ready: Qmas, tmp_path: Path) -> None:
+    text = json.dumps(application())
+    assert text.endswith("}") and '"declaration_signed": true' in text
+    text = text[:-1] + ', "declaration_signed": false}'
+    path = write(tmp_path, text)
+    [line] = refused(ready("case", "new", path))
+    assert line == (
+        f"error: invalid application: {path}: the key 'declaration_signed' appears twice"
+    )
+    assert ready("cases", "--json")[1].strip() == "[]"
+
+
+def test_a_key_twice_in_a_nested_object_is_refused(ready: Qmas, tmp_path: Path) -> None:
+    text = json.dumps(application()).replace(
+        '"name": "CHAN Tai Man"', '"name": "CHAN Tai Man", "name": "WONG Ka Ho"'
+    )
+    [line] = refused(ready("case", "new", write(tmp_path, text)))
+    assert line.endswith(": the key 'name' appears twice")
+
+
+def test_a_key_twice_in_data_is_refused(ready: Qmas, tmp_path: Path) -> None:
+    case_id = ready("case", "new", write(tmp_path, application()))[1].strip()
+    argv = ["case", "advance", case_id, "pay_fee", "--actor", "officer.lam", "--role", "applicant"]
+    [line] = refused(ready(*argv, "--data", '{"amount": 1, "amount": 2}'))
+    assert line == "error: invalid input: --data: the key 'amount' appears twice"
+
+
+def test_a_long_key_twice_is_quoted_in_at_most_80_characters(tmp_path: Path) -> None:
+    from console.cli import loads_json
+
+    with pytest.raises(InvalidInput) as err:
+        loads_json(f'{{"{LONG}": 1, "{LONG}": 2}}', "--data")
+    [line] = err.value.errors
+    _quoted_at_most_80([line])
+    assert line.endswith("' appears twice")
