@@ -11,6 +11,7 @@ reveal and a search by travel document number before it. Lists are keyset-pagina
 from __future__ import annotations
 
 import logging
+import time
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -109,6 +110,23 @@ def _page_url(path: str, params: dict[str, str], after: str) -> str:
 # --- my work, queues, search ----------------------------------------------------------------
 
 
+# The queues' counts are one GROUP BY over every case (7-8 ms at 100,000 cases, most of what
+# "my work" costs beyond its own list: docs/benchmarks.md): kept for a few seconds per store.
+COUNTS_SECONDS = 5.0
+_counted: dict[str, tuple[float, dict[str, int]]] = {}
+
+
+def _counts(store: Store) -> dict[str, int]:
+    now = time.monotonic()
+    where = store.engine.url.render_as_string(hide_password=True)
+    kept = _counted.get(where)
+    if kept is not None and now - kept[0] < COUNTS_SECONDS:
+        return kept[1]
+    counts = queue_counts(store=store)
+    _counted[where] = (now, counts)
+    return counts
+
+
 @router.get("/work")
 async def my_work(
     request: Request,
@@ -133,7 +151,7 @@ async def my_work(
         rows, cursor = work_list(
             filters, by_due=True, after=after or None, limit=PAGE, open_only=True, store=store
         )
-        return rows, cursor, queue_counts(store=store)
+        return rows, cursor, _counts(store)
 
     rows, cursor, counts = await in_db(request, work)
     params = {
