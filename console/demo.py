@@ -522,7 +522,8 @@ def run_demo(allow_reset: bool = False, flows: bool = True, fresh: bool = False)
         f"{q} case history QM2023-000003 (notes stay internal), "
         f"{q} case preview QM2023-000005 note --actor auditor.yu --role auditor --note checked, "
         f"{q} case show 1 --reveal --actor officer.lam --role caseworker, "
-        f"{q} audit access 1, {q} serve (the API; log in as an account above), "
+        f"{q} audit access 1, {q} serve (the web console at http://127.0.0.1:8000/ and the "
+        "API; log in as an account above), "
         f"{q} outbox, {q} audit verify"
     )
     return ids
