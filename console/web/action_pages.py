@@ -478,8 +478,12 @@ def shortlisted_pool(store: Store) -> list[dict[str, Any]]:
 @router.get("/committee")
 async def committee(request: Request, account: Staff) -> Response:
     """The shortlisted pool with scores; each case's "allot quota" goes through the same
-    form, preview and confirmation (the engine enforces four-eyes)."""
-    _reader(account)
+    form, preview and confirmation (the engine enforces four-eyes). The committee's page."""
+    if "committee" not in account.roles:
+        raise NotAuthorized(
+            f"the committee's page needs the role committee; account '{account.username}' "
+            f"holds: {', '.join(account.roles) or 'no role'}"
+        )
     store = store_of(request)
     rows = await in_db(request, lambda: shortlisted_pool(store))
     lang = language(request)

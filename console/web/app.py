@@ -120,6 +120,8 @@ async def _http_error(request: Request, err: Exception) -> Response:
     assert isinstance(err, StarletteHTTPException)
     if err.status_code == 400:  # a body FastAPI could not parse (nested too deeply, a bad form)
         detail = f"invalid input: {err.detail}"
+        if _is_page(request):
+            return render_error(request, 422, detail)
         return _problem(422, detail, [str(err.detail)], headers=dict(err.headers or {}))
     if _is_page(request):
         return render_error(request, err.status_code, str(err.detail))
@@ -175,6 +177,8 @@ async def _input_too_large(request: Request, err: Exception) -> Response:
         detail = "a number is too long to read (more than 4300 digits)"
     else:  # any other ValueError is a bug: the guard logs it and answers 500
         raise err
+    if _is_page(request):
+        return render_error(request, 422, f"invalid input: {detail}")
     return _problem(422, f"invalid input: {detail}", [detail])
 
 
@@ -267,9 +271,21 @@ class Guard:
             return message
 
         length = _content_length(scope)
+        page = not scope["path"].startswith("/api/")
+        if scope["method"] == "HEAD" and page:  # a page's headers: its GET without the body
+            scope = {**scope, "method": "GET"}
+            inner_send = send_with_headers
+
+            async def send_with_headers(message: Message) -> None:
+                if message["type"] == "http.response.body":
+                    message = {**message, "body": b""}
+                await inner_send(message)
+
         try:
             if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
                 too_large = _problem(413, f"the body is larger than {MAX_BODY:,} bytes")
+                if page:
+                    too_large = _plain_page(413, f"The form is larger than {MAX_BODY:,} bytes.")
                 await too_large(scope, receive, send_with_headers)
             else:
                 await self.app(scope, receive_limited, send_with_headers)
@@ -295,6 +311,20 @@ class Guard:
                 (time.perf_counter() - started) * 1000,
                 state.get("username", "-"),
             )
+
+
+def _plain_page(status: int, sentence: str) -> Any:
+    """An error page written before the app runs (no session, no template: one sentence)."""
+    from html import escape
+
+    from fastapi.responses import HTMLResponse
+
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>QMAS</title>'
+        '<link rel="stylesheet" href="/static/console.css"></head><body><main>'
+        f'<div class="error" role="alert"><p>{escape(sentence)}</p></div></main></body></html>'
+    )
+    return HTMLResponse(body, status_code=status)
 
 
 def _content_length(scope: Scope) -> str | None:
@@ -390,4 +420,15 @@ def serve(host: str, port: int, *, log_level: str = "info") -> None:
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     log.setLevel(logging.INFO)
-    uvicorn.run(create_app(), host=host, port=port, access_log=False, log_level=log_level)
+    trusted = ConsoleSettings().forwarded_allow_ips
+    uvicorn.run(
+        create_app(),
+        host=host,
+        port=port,
+        access_log=False,
+        log_level=log_level,
+        # X-Forwarded-For decides who a client is for the login and enquiry limits: believed
+        # only from the reverse proxies named in QMAS_FORWARDED_ALLOW_IPS (none by default)
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+    )

@@ -66,10 +66,12 @@ async def login_submit(
             )
     except TooManyAttempts as err:
         gate.failed(client)
-        return render(
+        refused = render(
             request, "login.html", status=429, error=str(err), next=local_path(next),
             username=username[:64],
         )  # fmt: skip
+        refused.headers["Retry-After"] = str(err.retry_after)
+        return refused
     except NotAuthenticated:
         gate.failed(client)
         return render(

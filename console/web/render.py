@@ -28,6 +28,20 @@ _env = jinja2.Environment(
 )
 
 
+def _hk_day(stamp: str) -> str:
+    """A stored UTC time as the Hong Kong day it fell on (what `as_of` dates mean)."""
+    from datetime import datetime
+
+    from workflows.clock import HK
+
+    try:
+        return (
+            datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(HK).date().isoformat()
+        )
+    except ValueError:
+        return stamp[:10]
+
+
 def render(
     request: Request,
     template: str,
@@ -50,6 +64,7 @@ def render(
         "path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "state_label": lambda s: state_label(s, lang),
         "document_label": lambda d: document_label(d, lang),
+        "hk_day": _hk_day,
         "error": None,
         "error_key": None,
         "reasons": [],
@@ -72,9 +87,12 @@ def render_error(
 ) -> HTMLResponse:
     """An error as a page: one sentence and its reasons, never a traceback."""
     public = request.url.path.startswith(("/enquiry", "/login", "/lang"))
+    account = getattr(request.state, "page_account", None)  # set when the page knew it
+    shown = [r for r in reasons or [] if r.strip() and r not in detail]  # not said twice
     response = render(
-        request, "error.html", status=status, public=public, error=detail, reasons=reasons or []
-    )
+        request, "error.html", status=status, public=public, account=account, error=detail,
+        reasons=shown,
+    )  # fmt: skip
     for name, value in (headers or {}).items():
         if name.lower() != "www-authenticate":
             response.headers[name] = value

@@ -40,6 +40,9 @@ class ConsoleSettings(BaseSettings):
 
     # Mark the console's cookies Secure (sent over HTTPS only): set it behind TLS.
     cookie_secure: bool = False
+    # Addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated, as
+    # uvicorn's --forwarded-allow-ips); empty: the connecting address is the client.
+    forwarded_allow_ips: str = ""
 
 
 class CsrfRefused(QmasError):
@@ -72,6 +75,7 @@ async def page_account(request: Request) -> Account | None:
     except NotAuthenticated:
         return None
     request.state.username = account.username  # for the access log
+    request.state.page_account = account  # for an error page's header
     return account
 
 
@@ -120,9 +124,9 @@ def check_csrf(request: Request, sent: str | None) -> None:
     session = request.cookies.get(SESSION_COOKIE)
     anonymous = request.cookies.get(CSRF_COOKIE)
     expected = []
-    if session:
+    if session:  # a session's forms carry its own token only (not one from before login)
         expected.append(hmac.new(_KEY, session.encode(), hashlib.sha256).hexdigest())
-    if anonymous:
+    elif anonymous:
         expected.append(hmac.new(_KEY, f"anon:{anonymous}".encode(), hashlib.sha256).hexdigest())
     if not sent or not any(hmac.compare_digest(sent, e) for e in expected):
         raise CsrfRefused(
