@@ -14,17 +14,13 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy import case as sql_case
 
 from states.accounts import Accounts
-from states.audit import latest_anchor
 from states.catalogue import CATALOGUE, TERMINAL, State, label
-from states.chain import verify_rows
-from states.digest import case_parts
 from states.errors import InvalidInput, NotAuthorized, NotFound
 from states.models import applications as _app
 from states.models import deliveries as _deliveries
 from states.models import dependants as _deps
 from states.models import document_requests as _docs
 from states.models import history as _hist
-from states.models import outbox as _out
 from states.store import Store
 from workflows import documents as doc_catalogue
 from workflows.application import normalise_travel_document
@@ -740,68 +736,7 @@ def case_message(case_id: int, message_id: str, *, store: Store | None = None) -
 
 
 def verify_case(case_id: int, *, store: Store | None = None) -> dict[str, Any]:
-    """Whether one case's chain verifies: each row's link and hash (under the audit key),
-    the outbox events each row wrote, and the case row against its last history row.
+    """Whether one case's chain verifies (`states.audit.verify_case`)."""
+    from states.audit import verify_case as verify_one
 
-    Rows the latest anchor signed are vouched for by it; the anchor itself covers every
-    case at once and is checked by the whole-chain audit (`states.audit.verify`)."""
-    store = store or default_store()
-    with store.read() as tx:
-        conn = tx.conn
-        case_row = conn.execute(select(_app).where(_app.c.id == case_id)).mappings().first()
-        if case_row is None:
-            raise NotFound(f"no case {case_id}")
-        salt = case_row["privacy_salt"]
-        rows = [
-            {**r, "privacy_salt": salt, "outbox": []}
-            for r in conn.execute(
-                select(_hist).where(_hist.c.case_id == case_id).order_by(_hist.c.id)
-            ).mappings()
-        ]
-        by_id = {r["id"]: r for r in rows}
-        for e in conn.execute(
-            select(_out.c.history_id, _out.c.topic, _out.c.trigger, _out.c.payload)
-            .where(_out.c.case_id == case_id, _out.c.history_id.is_not(None))
-            .order_by(_out.c.history_id, _out.c.id)
-        ).mappings():
-            if e["history_id"] in by_id:
-                by_id[e["history_id"]]["outbox"].append(
-                    (e["topic"], e["trigger"], _event_body(e["payload"]))
-                )
-        deps = [
-            dict(d)
-            for d in conn.execute(
-                select(_deps).where(_deps.c.application_id == case_id).order_by(_deps.c.position)
-            ).mappings()
-        ]
-        docs = [
-            dict(d)
-            for d in conn.execute(
-                select(_docs).where(_docs.c.case_id == case_id).order_by(_docs.c.id)
-            ).mappings()
-        ]
-        anchor = latest_anchor(conn)
-    case_dict = dict(case_row)
-    case_dict["digest_parts"] = case_parts(case_dict, deps, docs)
-    report = verify_rows(rows, [case_dict], stop_at_first=False, key=store.key)
-    anchored = int(anchor["last_id"]) if anchor else 0
-    problems = [
-        str(p)
-        for p in report.problems
-        if not (p.row_id is not None and p.row_id <= anchored and _vouched(p.message))
-    ]
-    return {"ok": not problems, "problems": problems, "rows": report.rows}
-
-
-def _vouched(message: str) -> bool:
-    """A per-case check's refusal that only the anchor (not read here) can lift."""
-    return "no anchor vouches" in message or "not signed with the audit key, though" in message
-
-
-def _event_body(payload: str) -> dict[str, Any]:
-    """An outbox event's payload as the whole-chain audit reads it (states.audit)."""
-    try:
-        value = json.loads(payload)
-    except (ValueError, RecursionError):
-        return {"unreadable": payload}
-    return value if isinstance(value, dict) else {"unreadable": payload}
+    return verify_one(store or default_store(), case_id)

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from starlette.datastructures import ImmutableMultiDict
 
-from console.web.api import _acting_roles, _case
+from console.web.api import acting_roles, case_ref
 from console.web.i18n import t
 from console.web.render import render
 from console.web.security import in_db, store_of
@@ -169,7 +169,7 @@ def _reader(account: Account) -> None:
 
 def _roles_for(account: Account, move: Move) -> list[str]:
     """The roles the account may act in that may make ``move`` (403 when none)."""
-    roles = [r for r in _acting_roles(account) if r in move.roles]
+    roles = [r for r in acting_roles(account) if r in move.roles]
     if not roles:
         raise NotAuthorized(
             f"{move.trigger} is for the roles {', '.join(sorted(r.value for r in move.roles))}; "
@@ -222,7 +222,7 @@ async def _form_page(
     """The form of ``move`` on the case, with ``values`` filled in (and an error, if any)."""
     store, lang = store_of(request), language(request)
     roles = _roles_for(account, move)  # before the case: a refusal tells nothing of which exist
-    view = await in_db(request, lambda: case_view(_case(request, ref), store=store))
+    view = await in_db(request, lambda: case_view(case_ref(store_of(request), ref), store=store))
     outstanding = [d["name"] for d in view["documents"] if d["status"] == "requested"]
     codes = USED_BY.get(move.trigger.value, frozenset())
     return render(
@@ -251,10 +251,10 @@ async def actions_page(request: Request, ref: str, account: Staff) -> Response:
     store = store_of(request)
 
     def work() -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        case_id = _case(request, ref)
+        case_id = case_ref(store_of(request), ref)
         view = case_view(case_id, store=store)
         groups = []
-        for role in _acting_roles(account):
+        for role in acting_roles(account):
             acts = available_actions(case_id, role, actor=account.username, store=store)
             groups.append(
                 {
@@ -298,7 +298,7 @@ async def action_preview(request: Request, ref: str, trigger: str, account: Staf
     store, lang, values = store_of(request), language(request), _values(form)
 
     def work() -> tuple[int, dict[str, Any]]:
-        case_id = _case(request, ref)
+        case_id = case_ref(store_of(request), ref)
         data = form_data(move.trigger, form)
         given = _extras(form)
         seen = preview(
@@ -360,7 +360,7 @@ async def action_confirm(request: Request, ref: str, trigger: str, account: Staf
     store, values, given = store_of(request), _values(form), _extras(form)
 
     def work() -> str:
-        case_id = _case(request, ref)
+        case_id = case_ref(store_of(request), ref)
         done = advance(
             case_id,
             trigger,

@@ -22,6 +22,7 @@ from states.accounts import Account, Accounts
 from states.audit import verify
 from states.catalogue import State
 from states.errors import InvalidInput, NotAuthenticated, NotAuthorized, NotFound
+from states.store import Store
 from workflows.authz import CREATE_CASES, READ_CASES, REVEAL, VERIFY_AUDIT, may_act
 from workflows.clock import iso, now_utc
 from workflows.engine import advance, available_actions, create_case, preview
@@ -262,8 +263,9 @@ def _pydantic_lines(err: Exception) -> list[str]:
     return [str(err)]
 
 
-def _case(request: Request, ref: str) -> int:
-    """The case a path names (id or file number); 404 for anything that names none.
+def case_ref(store: Store, ref: str) -> int:
+    """The case a path names (id or file number); 404 for anything that names none. The API's
+    and the console's one reading of ``{ref}``.
 
     An id is taken as it is, without a query: whatever reads or moves the case next raises
     `NotFound` for an id that names none (one query fewer on every request)."""
@@ -273,10 +275,14 @@ def _case(request: Request, ref: str) -> int:
         if len(digits) <= 19 and int(digits) <= MAX_ID:
             return int(digits)
     try:
-        return resolve_case(ref, store=store_of(request))
+        return resolve_case(ref, store=store)
     except InvalidInput:
         shown = ref.encode("ascii", "backslashreplace").decode()[:60]
         raise NotFound(f"no case '{shown}' (give a case id or a file number)") from None
+
+
+def _case(request: Request, ref: str) -> int:
+    return case_ref(store_of(request), ref)
 
 
 def _cursor(text: str | None) -> int | None:
@@ -420,12 +426,14 @@ async def show_case(
 
     view = await in_db(request, work, write=reveal)
     if not reveal:  # a reveal is recorded before it is shown; a masked read, after
-        background.add_task(_record_read, request, view["id"], account, "case")
+        background.add_task(record_read, request, view["id"], account, "case")
     response.headers["ETag"] = f'"{view["version"]}"'
     return view
 
 
-def _record_read(request: Request, case_id: int, account: Account, what: str) -> None:
+def record_read(
+    request: Request, case_id: int, account: Account, what: str, via: str = "api"
+) -> None:
     """Keep who read a case (masked) for `qmas audit access`. Written after the answer, so
     that a read never waits for the write lock; a record that cannot be written yet (the
     database locked longer than its busy timeout) waits in this process and goes with the
@@ -438,7 +446,7 @@ def _record_read(request: Request, case_id: int, account: Account, what: str) ->
         "role": role,
         "action": "read",
         "fields": (what,),
-        "via": "api",
+        "via": via,
         "at": iso(now_utc()),
     }
     with request.app.state.unrecorded_lock:  # background tasks run in several threads
@@ -462,11 +470,11 @@ async def case_history(
     store = store_of(request)
     case_id = await in_db(request, lambda: _case(request, ref))
     rows = await in_db(request, lambda: history(case_id, store=store))
-    background.add_task(_record_read, request, case_id, account, "history")
+    background.add_task(record_read, request, case_id, account, "history")
     return rows
 
 
-def _acting_roles(account: Account) -> list[str]:
+def acting_roles(account: Account) -> list[str]:
     roles = [r for r in account.roles if r in Role.__members__]
     if "caseworker" in roles:
         roles.append(Role.applicant.value)  # a caseworker records the applicant's own acts
@@ -483,7 +491,7 @@ async def case_actions(request: Request, ref: str, account: Reader) -> list[dict
     def work() -> list[dict[str, Any]]:
         case_id = _case(request, ref)
         out: list[dict[str, Any]] = []
-        for role in _acting_roles(account):
+        for role in acting_roles(account):
             for action in available_actions(case_id, role, actor=account.username, store=store):
                 out.append({"role": role, **action.to_json()})
         return out

@@ -168,6 +168,54 @@ def _query(**values: str | int | None) -> str:
     return urlencode(kept)
 
 
+async def _listing(
+    request: Request,
+    account: Account,
+    checked: _Filters,
+    read_page: Callable[..., list[dict[str, Any]]],
+    filters: dict[str, Any],
+    shown: dict[str, Any],
+    start: int | None,
+    format: str,
+    *,
+    name: str,
+    columns: tuple[str, ...],
+    template: str,
+    **extra: Any,
+) -> Response:
+    """An audit listing: a page of `AUDIT_PAGE_SIZE` rows after ``start`` (keyset), or every
+    row as CSV; the filters' problems are said on the page (422)."""
+    store = store_of(request)
+    if format == "csv" and not checked.problems:
+
+        def read(after_id: int | None) -> list[dict[str, Any]]:
+            return read_page(**filters, after=after_id, limit=_CSV_BATCH, store=store)
+
+        return csv_download(name, columns, _all_pages(read))
+    rows: list[dict[str, Any]] = []
+    if not checked.problems:
+        rows = await in_db(
+            request,
+            lambda: read_page(**filters, after=start, limit=AUDIT_PAGE_SIZE + 1, store=store),
+        )
+    more = len(rows) > AUDIT_PAGE_SIZE
+    rows = rows[:AUDIT_PAGE_SIZE]
+    return render(
+        request,
+        template,
+        status=422 if checked.problems else 200,
+        account=account,
+        error="; ".join(checked.problems) or None,
+        rows=rows,
+        filters=shown,
+        csv_query=_query(**shown, format="csv"),
+        next_query=_query(**shown, after=rows[-1]["id"]) if more and rows else None,
+        first_query=_query(**shown) if start is not None else None,
+        page_size=AUDIT_PAGE_SIZE,
+        **extra,
+    )
+
+
 @router.get("/audit")
 async def history_page(
     request: Request,
@@ -192,34 +240,11 @@ async def history_page(
     }
     start = checked.after(after)
     shown = {"actor": actor, "trigger": trigger, "from": since, "to": until, "case": case}
-    if format == "csv" and not checked.problems:
-
-        def read(after_id: int | None) -> list[dict[str, Any]]:
-            return audit_history(**filters, after=after_id, limit=_CSV_BATCH, store=store)
-
-        return csv_download("history", HISTORY_COLUMNS, _all_pages(read))
-    rows: list[dict[str, Any]] = []
-    if not checked.problems:
-        rows = await in_db(
-            request,
-            lambda: audit_history(**filters, after=start, limit=AUDIT_PAGE_SIZE + 1, store=store),
-        )
-    more = len(rows) > AUDIT_PAGE_SIZE
-    rows = rows[:AUDIT_PAGE_SIZE]
-    return render(
-        request,
-        "audit.html",
-        status=422 if checked.problems else 200,
-        account=account,
-        error="; ".join(checked.problems) or None,
-        rows=rows,
-        filters=shown,
+    return await _listing(
+        request, account, checked, audit_history, filters, shown, start, format,
+        name="history", columns=HISTORY_COLUMNS, template="audit.html",
         triggers=[tr.value for tr in Trigger],
-        csv_query=_query(**shown, format="csv"),
-        next_query=_query(**shown, after=rows[-1]["id"]) if more and rows else None,
-        first_query=_query(**shown) if start is not None else None,
-        page_size=AUDIT_PAGE_SIZE,
-    )
+    )  # fmt: skip
 
 
 @router.get("/audit/verify")
@@ -321,33 +346,10 @@ async def access_page(
     start = checked.after(after)
     filters: dict[str, Any] = {"case_id": case_id, "account": who.strip() or None}
     shown = {"case": case, "account": who}
-    if format == "csv" and not checked.problems:
-
-        def read(after_id: int | None) -> list[dict[str, Any]]:
-            return audit_access(**filters, after=after_id, limit=_CSV_BATCH, store=store)
-
-        return csv_download("access", ACCESS_COLUMNS, _all_pages(read))
-    rows: list[dict[str, Any]] = []
-    if not checked.problems:
-        rows = await in_db(
-            request,
-            lambda: audit_access(**filters, after=start, limit=AUDIT_PAGE_SIZE + 1, store=store),
-        )
-    more = len(rows) > AUDIT_PAGE_SIZE
-    rows = rows[:AUDIT_PAGE_SIZE]
-    return render(
-        request,
-        "audit_access.html",
-        status=422 if checked.problems else 200,
-        account=account,
-        error="; ".join(checked.problems) or None,
-        rows=rows,
-        filters=shown,
-        csv_query=_query(**shown, format="csv"),
-        next_query=_query(**shown, after=rows[-1]["id"]) if more and rows else None,
-        first_query=_query(**shown) if start is not None else None,
-        page_size=AUDIT_PAGE_SIZE,
-    )
+    return await _listing(
+        request, account, checked, audit_access, filters, shown, start, format,
+        name="access", columns=ACCESS_COLUMNS, template="audit_access.html",
+    )  # fmt: skip
 
 
 @router.get("/audit/assignments")

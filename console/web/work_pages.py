@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from console.web.api import case_ref, record_read
 from console.web.diagram import lifecycle_svg, path_of
 from console.web.i18n import t
 from console.web.render import render
@@ -64,21 +65,6 @@ def _must_read(account: Account) -> None:
             f"reading cases needs one of the roles {', '.join(sorted(READ_CASES))}; account "
             f"'{account.username}' holds: {', '.join(account.roles) or 'no role'}"
         )
-
-
-def case_ref(store: Store, ref: str) -> int:
-    """The case a path names (id or file number, as the API reads it); 404 for anything else.
-    An id is taken as it is: what reads the case next raises `NotFound` for an unknown one."""
-    text = ref.strip()
-    if text.isascii() and text.isdigit():
-        digits = text.lstrip("0") or "0"
-        if len(digits) <= 19 and int(digits) <= MAX_ID:
-            return int(digits)
-    try:
-        return resolve_case(ref, store=store)
-    except InvalidInput:
-        shown = ref.encode("ascii", "backslashreplace").decode()[:60]
-        raise NotFound(f"no case '{shown}' (give a case id or a file number)") from None
 
 
 def _filters(
@@ -381,7 +367,7 @@ async def case_page(
         return _case_page(store, case_id, account, revealed=None)
 
     page = await in_db(request, work)
-    background.add_task(_record_read, request, page["case"]["id"], account, "case")
+    background.add_task(record_read, request, page["case"]["id"], account, "case", VIA)
     notice_key = _NOTICES.get(done)
     if notice_key:
         notice: str | None = t(notice_key, language(request))
@@ -488,7 +474,7 @@ async def message_page(
         subject = message["subject"] or rendered.subject
     except QmasError as err:
         problem, subject = str(err), message["subject"]
-    background.add_task(_record_read, request, case_id, account, "message")
+    background.add_task(record_read, request, case_id, account, "message", VIA)
     return render(
         request,
         "message.html",
@@ -499,28 +485,3 @@ async def message_page(
         body=text,
         problem=problem,
     )
-
-
-def _record_read(request: Request, case_id: int, account: Account, what: str) -> None:
-    """Keep who read a case (masked) for `qmas audit access`, as the API does
-    (`console.web.api._record_read`): after the answer, and a record that cannot be written
-    yet waits in this process for the next one, its time unchanged."""
-    role = next((r for r in account.roles if r in READ_CASES), account.roles[0])
-    pending: list[dict[str, Any]] = request.app.state.unrecorded_reads
-    record = {
-        "case_id": case_id,
-        "account": account.username,
-        "role": role,
-        "action": "read",
-        "fields": (what,),
-        "via": VIA,
-        "at": iso(now_utc()),
-    }
-    with request.app.state.unrecorded_lock:  # background tasks run in several threads
-        pending.append(record)
-        try:
-            Accounts(store_of(request)).record_accesses(pending)
-        except Exception as err:  # kept for the next attempt; the answer is already sent
-            log.warning("%d read(s) not recorded yet: %s", len(pending), type(err).__name__)
-            return
-        pending.clear()
